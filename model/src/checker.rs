@@ -1,0 +1,273 @@
+//! Runs a protocol model through Stateright and reports in plain data.
+
+use crate::properties::{self, GroupView, Kind};
+use crate::protocols::{leader::LeaderModel, mls_dc::MlsDcModel, mls_gateway::MlsGatewayModel, Describe};
+use crate::trace::Trace;
+use crate::{Bounds, ModelError, Mutant, Protocol};
+use serde::Serialize;
+use stateright::{Checker, Model, Representative};
+use std::fmt::Debug;
+use std::hash::Hash;
+use std::time::{Duration, Instant};
+
+/// Breadth-first finds shortest counterexamples; depth-first needs less memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    #[default]
+    Bfs,
+    Dfs,
+}
+
+/// What to check and how.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CheckOptions {
+    pub protocol: Protocol,
+    pub bounds: Bounds,
+    pub mutant: Option<Mutant>,
+    pub threads: usize,
+    pub symmetry: bool,
+    pub strategy: Strategy,
+}
+
+impl CheckOptions {
+    pub fn new(protocol: Protocol) -> CheckOptions {
+        CheckOptions {
+            protocol,
+            bounds: Bounds::default(),
+            mutant: None,
+            threads: 1,
+            symmetry: false,
+            strategy: Strategy::Bfs,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ModelError> {
+        self.bounds.validate()?;
+        if let Some(m) = self.mutant {
+            if !m.applies_to().contains(&self.protocol) {
+                return Err(ModelError::MutantNotApplicable {
+                    mutant: m.name(),
+                    protocol: self.protocol.name(),
+                    applies: m.applies_to().iter().map(|p| p.name()).collect::<Vec<_>>().join(", "),
+                });
+            }
+        }
+        if self.threads == 0 {
+            return Err(ModelError::BadOptions("zero threads".into()));
+        }
+        Ok(())
+    }
+}
+
+/// A snapshot of the checker's progress.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    pub states: usize,
+    pub unique: usize,
+    pub max_depth: usize,
+    pub elapsed: Duration,
+}
+
+/// One property's verdict.
+#[derive(Clone, Debug, Serialize)]
+pub struct PropertyOutcome {
+    pub name: &'static str,
+    pub kind: Kind,
+    /// Always: no counterexample. Sometimes: an example exists.
+    pub holds: bool,
+    /// The counterexample of a violated `always`, or the example of a `sometimes`.
+    pub trace: Option<Trace>,
+}
+
+/// Everything one check found.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckOutcome {
+    pub options: CheckOptions,
+    pub state_count: usize,
+    pub unique_state_count: usize,
+    pub max_depth: usize,
+    #[serde(with = "secs")]
+    pub elapsed: Duration,
+    pub properties: Vec<PropertyOutcome>,
+}
+
+mod secs {
+    pub fn serialize<S: serde::Serializer>(d: &std::time::Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+}
+
+impl CheckOutcome {
+    pub fn property(&self, name: &str) -> Option<&PropertyOutcome> {
+        self.properties.iter().find(|p| p.name == name)
+    }
+
+    /// Did the run meet its expectation: a correct protocol holds everything; a mutant violates
+    /// its target property.
+    pub fn expectation_met(&self) -> bool {
+        match self.options.mutant {
+            None => self.properties.iter().all(|p| p.holds),
+            Some(m) => self.property(m.target()).is_some_and(|p| !p.holds),
+        }
+    }
+}
+
+/// Checks `opts`, calling `on_progress` about every half second while it runs.
+pub fn check(opts: &CheckOptions, on_progress: &mut dyn FnMut(Progress)) -> Result<CheckOutcome, ModelError> {
+    opts.validate()?;
+    let b = opts.bounds;
+    match opts.protocol {
+        Protocol::Leader => Ok(run(LeaderModel::new(b, opts.mutant), opts, on_progress)),
+        Protocol::MlsDc => Ok(run(MlsDcModel::new(b, opts.mutant), opts, on_progress)),
+        Protocol::MlsGateway => Ok(run(MlsGatewayModel::new(b, opts.mutant), opts, on_progress)),
+    }
+}
+
+/// Serves Stateright's Explorer for `opts` on `addr`; blocks.
+pub fn explore(opts: &CheckOptions, addr: &str) -> Result<(), ModelError> {
+    opts.validate()?;
+    let b = opts.bounds;
+    match opts.protocol {
+        Protocol::Leader => serve(LeaderModel::new(b, opts.mutant), addr),
+        Protocol::MlsDc => serve(MlsDcModel::new(b, opts.mutant), addr),
+        Protocol::MlsGateway => serve(MlsGatewayModel::new(b, opts.mutant), addr),
+    }
+}
+
+fn serve<M>(model: M, addr: &str) -> Result<(), ModelError>
+where
+    M: Model + Send + Sync + 'static,
+    M::State: Debug + Hash + Clone + PartialEq + Send + Sync,
+    M::Action: Debug + Clone + PartialEq + Send + Sync,
+{
+    // Stateright's Explorer panics when it cannot bind; find out first and say so.
+    std::net::TcpListener::bind(addr).map_err(|e| ModelError::Listen(format!("{addr}: {e}")))?;
+    let _checker = model.checker().serve(addr.to_string());
+    Ok(())
+}
+
+fn run<M>(model: M, opts: &CheckOptions, on_progress: &mut dyn FnMut(Progress)) -> CheckOutcome
+where
+    M: Model + Describe + Send + Sync + 'static,
+    M::State: GroupView + Representative + Debug + Hash + Clone + Eq + Send + Sync,
+    M::Action: Debug + Clone + PartialEq + Send + Sync,
+{
+    let mut builder = model.checker().threads(opts.threads);
+    if opts.symmetry {
+        builder = builder.symmetry();
+    }
+    match opts.strategy {
+        Strategy::Bfs => finish(builder.spawn_bfs(), opts, on_progress),
+        Strategy::Dfs => finish(builder.spawn_dfs(), opts, on_progress),
+    }
+}
+
+fn finish<M, C>(checker: C, opts: &CheckOptions, on_progress: &mut dyn FnMut(Progress)) -> CheckOutcome
+where
+    M: Model + Describe,
+    M::State: Debug + Hash + Clone + Eq,
+    M::Action: Debug + Clone + PartialEq,
+    C: Checker<M>,
+{
+    let start = Instant::now();
+    while !checker.is_done() {
+        on_progress(Progress {
+            states: checker.state_count(),
+            unique: checker.unique_state_count(),
+            max_depth: checker.max_depth(),
+            elapsed: start.elapsed(),
+        });
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let checker = checker.join();
+    let elapsed = start.elapsed();
+    on_progress(Progress {
+        states: checker.state_count(),
+        unique: checker.unique_state_count(),
+        max_depth: checker.max_depth(),
+        elapsed,
+    });
+    let model = checker.model();
+    let discovered = checker.discoveries();
+    let conditions = model.properties();
+    let properties = properties::PROPERTIES
+        .iter()
+        .map(|info| {
+            let found = discovered.contains_key(info.name);
+            let holds = match info.kind {
+                Kind::Always => !found,
+                Kind::Sometimes => found,
+            };
+            // Stateright keeps the last path it saw, not the first; search again for the shortest.
+            let trace = found
+                .then(|| conditions.iter().find(|p| p.name == info.name))
+                .flatten()
+                .and_then(|p| {
+                    let wanted = p.condition;
+                    let hit = |s: &M::State| match info.kind {
+                        Kind::Always => !wanted(model, s),
+                        Kind::Sometimes => wanted(model, s),
+                    };
+                    shortest_path(model, hit)
+                })
+                .map(|(path, last)| Trace {
+                    steps: path.iter().map(|(s, a)| model.describe(s, a)).collect(),
+                    final_state: model.summarize(&last),
+                });
+            PropertyOutcome {
+                name: info.name,
+                kind: info.kind,
+                holds,
+                trace,
+            }
+        })
+        .collect();
+    CheckOutcome {
+        options: opts.clone(),
+        state_count: checker.state_count(),
+        unique_state_count: checker.unique_state_count(),
+        max_depth: checker.max_depth(),
+        elapsed,
+        properties,
+    }
+}
+
+/// Breadth-first search for the fewest actions that reach a state where `hit` holds.
+pub(crate) fn shortest_path<M>(model: &M, hit: impl Fn(&M::State) -> bool) -> Option<(Vec<(M::State, M::Action)>, M::State)>
+where
+    M: Model,
+    M::State: Hash + Eq + Clone,
+    M::Action: Clone,
+{
+    use std::collections::{HashMap, VecDeque};
+    let mut parent: HashMap<M::State, Option<(M::State, M::Action)>> = HashMap::new();
+    let mut queue = VecDeque::new();
+    for s in model.init_states() {
+        parent.insert(s.clone(), None);
+        queue.push_back(s);
+    }
+    let mut actions = Vec::new();
+    while let Some(state) = queue.pop_front() {
+        if hit(&state) {
+            let mut path = Vec::new();
+            let mut cursor = state.clone();
+            while let Some(Some((prev, action))) = parent.get(&cursor) {
+                path.push((prev.clone(), action.clone()));
+                cursor = prev.clone();
+            }
+            path.reverse();
+            return Some((path, state));
+        }
+        model.actions(&state, &mut actions);
+        for action in actions.drain(..) {
+            if let Some(next) = model.next_state(&state, action.clone()) {
+                if !parent.contains_key(&next) {
+                    parent.insert(next.clone(), Some((state.clone(), action)));
+                    queue.push_back(next);
+                }
+            }
+        }
+    }
+    None
+}

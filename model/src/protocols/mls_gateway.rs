@@ -1,0 +1,2 @@
+//! Work in progress.
+pub use super::leader::LeaderModel as MlsGatewayModel;

@@ -1,0 +1,84 @@
+//! One module per protocol, each reading like the protocol's published description.
+
+pub mod leader;
+pub mod mls_dc;
+pub mod mls_gateway;
+
+use crate::adversary::{Net, NetOp};
+use crate::trace::Step;
+use stateright::Model;
+
+/// Turns a model's actions and states into words for counterexamples.
+pub trait Describe: Model {
+    /// One action taken in `state`, in words, with the messages it moved.
+    fn describe(&self, state: &Self::State, action: &Self::Action) -> Step;
+    /// A state in words: who is in which epoch with which key, and who knows what.
+    fn summarize(&self, state: &Self::State) -> String;
+}
+
+/// The words every protocol's summary shares: each participant's epoch, key and roster, and the
+/// keys the server knows.
+pub fn summarize_call(call: &crate::call::Call) -> String {
+    use crate::knowledge::{Agent, Pid};
+    let mut parts = Vec::new();
+    for p in call.pids() {
+        let part = call.part(p);
+        let mut s = format!("{p} {:?}", part.status).to_lowercase();
+        s = s.replacen('p', "P", 1);
+        if let Some(k) = part.key {
+            s.push_str(&format!(" in epoch {} with {k} and roster {}", part.epoch, part.roster));
+        }
+        let known: Vec<String> = call
+            .knowledge
+            .media_keys()
+            .filter(|(k, _)| call.knowledge.knows(Agent::Participant(Pid(p.0)), *k))
+            .map(|(k, _)| k.to_string())
+            .collect();
+        if !known.is_empty() {
+            s.push_str(&format!(", knows {}", known.join(" ")));
+        }
+        if let Some(e) = part.removed_at {
+            s.push_str(&format!(", removed after epoch {e}"));
+        }
+        parts.push(s);
+    }
+    let server: Vec<String> = call
+        .knowledge
+        .media_keys()
+        .filter(|(k, _)| call.knowledge.knows(Agent::Server, *k))
+        .map(|(k, _)| k.to_string())
+        .collect();
+    if !server.is_empty() {
+        parts.push(format!("the server knows media key {}", server.join(" ")));
+    }
+    parts.join("; ")
+}
+
+/// Words for a network operation, shared by the protocols.
+pub fn describe_net<M: Clone + PartialEq>(
+    net: &Net<M>,
+    op: NetOp,
+    words: impl Fn(&M) -> String,
+    sender: impl Fn(&M) -> String,
+) -> Step {
+    let (to, index) = match op {
+        NetOp::Deliver { to, index } | NetOp::Drop { to, index } | NetOp::Duplicate { to, index } => (to, index),
+    };
+    let Some(msg) = net.queue(to).get(index as usize) else {
+        return Step::new("Server", "server does nothing (stale action)");
+    };
+    let what = words(msg);
+    let from = sender(msg);
+    match op {
+        NetOp::Deliver { index: 0, .. } => {
+            let step = Step::new("Server", format!("server delivers {what} from {from} to {to}"));
+            step.arrow("Server", to.to_string(), what)
+        }
+        NetOp::Deliver { .. } => {
+            let step = Step::new("Server", format!("server delivers {what} from {from} to {to} out of order"));
+            step.arrow("Server", to.to_string(), format!("{what} (out of order)"))
+        }
+        NetOp::Drop { .. } => Step::new("Server", format!("server drops {what} from {from} to {to}")),
+        NetOp::Duplicate { .. } => Step::new("Server", format!("server keeps a copy of {what} to {to} to replay later")),
+    }
+}
