@@ -38,6 +38,11 @@ impl fmt::Display for Dest {
     }
 }
 
+/// An operation that does not fit the state it was applied to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("network operation does not fit this state")]
+pub struct StaleOp;
+
 /// The server's interference budget and whether it has already disrupted delivery.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Budget {
@@ -109,21 +114,21 @@ impl<M: Clone + PartialEq> Net<M> {
     }
 
     /// Applies `op`; returns the message to hand to its recipient, if it is a delivery.
-    /// Returns Err(()) if the op does not fit this state (a stale action).
-    pub fn apply(&mut self, op: NetOp, budget: &mut Budget) -> Result<Option<(Dest, M)>, ()> {
+    /// Returns Err if the op does not fit this state (a stale action).
+    pub fn apply(&mut self, op: NetOp, budget: &mut Budget) -> Result<Option<(Dest, M)>, StaleOp> {
         let (to, index) = match op {
-            NetOp::Deliver { to, index } | NetOp::Drop { to, index } | NetOp::Duplicate { to, index } => {
-                (to, index as usize)
-            }
+            NetOp::Deliver { to, index }
+            | NetOp::Drop { to, index }
+            | NetOp::Duplicate { to, index } => (to, index as usize),
         };
         let s = self.slot(to);
         if index >= self.queues[s].len() {
-            return Err(());
+            return Err(StaleOp);
         }
         let interferes = !matches!(op, NetOp::Deliver { index: 0, .. });
         if interferes {
             if budget.interference_left == 0 {
-                return Err(());
+                return Err(StaleOp);
             }
             budget.interference_left -= 1;
         }
@@ -169,10 +174,19 @@ mod tests {
         let mut net = Net::new(2);
         net.send(Dest::P(Pid(1)), 'a');
         net.send(Dest::P(Pid(1)), 'b');
-        let mut budget = Budget { interference_left: 0, disrupted: false };
+        let mut budget = Budget {
+            interference_left: 0,
+            disrupted: false,
+        };
         let mut ops = Vec::new();
         net.ops(&budget, &mut ops);
-        assert_eq!(ops, vec![NetOp::Deliver { to: Dest::P(Pid(1)), index: 0 }]);
+        assert_eq!(
+            ops,
+            vec![NetOp::Deliver {
+                to: Dest::P(Pid(1)),
+                index: 0
+            }]
+        );
         let got = net.apply(ops[0], &mut budget).unwrap();
         assert_eq!(got, Some((Dest::P(Pid(1)), 'a')));
         assert!(!budget.disrupted);
@@ -183,20 +197,49 @@ mod tests {
         let mut net = Net::new(1);
         net.send(Dest::P(Pid(0)), 'a');
         net.send(Dest::P(Pid(0)), 'b');
-        let mut budget = Budget { interference_left: 1, disrupted: false };
-        let got = net.apply(NetOp::Deliver { to: Dest::P(Pid(0)), index: 1 }, &mut budget).unwrap();
+        let mut budget = Budget {
+            interference_left: 1,
+            disrupted: false,
+        };
+        let got = net
+            .apply(
+                NetOp::Deliver {
+                    to: Dest::P(Pid(0)),
+                    index: 1,
+                },
+                &mut budget,
+            )
+            .unwrap();
         assert_eq!(got, Some((Dest::P(Pid(0)), 'b')));
         assert!(budget.disrupted);
         assert_eq!(budget.interference_left, 0);
-        assert!(net.apply(NetOp::Duplicate { to: Dest::P(Pid(0)), index: 0 }, &mut budget).is_err());
+        assert!(net
+            .apply(
+                NetOp::Duplicate {
+                    to: Dest::P(Pid(0)),
+                    index: 0
+                },
+                &mut budget
+            )
+            .is_err());
     }
 
     #[test]
     fn duplicate_replays_without_disrupting() {
         let mut net = Net::new(1);
         net.send(Dest::Server, 'c');
-        let mut budget = Budget { interference_left: 2, disrupted: false };
-        net.apply(NetOp::Duplicate { to: Dest::Server, index: 0 }, &mut budget).unwrap();
+        let mut budget = Budget {
+            interference_left: 2,
+            disrupted: false,
+        };
+        net.apply(
+            NetOp::Duplicate {
+                to: Dest::Server,
+                index: 0,
+            },
+            &mut budget,
+        )
+        .unwrap();
         assert_eq!(net.queue(Dest::Server), &['c', 'c']);
         assert!(!budget.disrupted);
     }

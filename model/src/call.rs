@@ -83,7 +83,11 @@ impl Call {
         for i in 0..n {
             let member = i < initial;
             parts.push(Part {
-                status: if member { Status::Member } else { Status::Outside },
+                status: if member {
+                    Status::Member
+                } else {
+                    Status::Outside
+                },
                 seq: if member { i as u8 } else { u8::MAX },
                 epoch: if member { 1 } else { 0 },
                 key: if member { key } else { None },

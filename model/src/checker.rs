@@ -1,7 +1,9 @@
 //! Runs a protocol model through Stateright and reports in plain data.
 
 use crate::properties::{self, GroupView, Kind};
-use crate::protocols::{leader::LeaderModel, mls_dc::MlsDcModel, mls_gateway::MlsGatewayModel, Describe};
+use crate::protocols::{
+    leader::LeaderModel, mls_dc::MlsDcModel, mls_gateway::MlsGatewayModel, Describe,
+};
 use crate::trace::Trace;
 use crate::{Bounds, ModelError, Mutant, Protocol};
 use serde::Serialize;
@@ -49,9 +51,19 @@ impl CheckOptions {
                 return Err(ModelError::MutantNotApplicable {
                     mutant: m.name(),
                     protocol: self.protocol.name(),
-                    applies: m.applies_to().iter().map(|p| p.name()).collect::<Vec<_>>().join(", "),
+                    applies: m
+                        .applies_to()
+                        .iter()
+                        .map(|p| p.name())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 });
             }
+        }
+        if self.symmetry && self.strategy == Strategy::Bfs {
+            return Err(ModelError::BadOptions(
+                "symmetry reduction needs --strategy dfs: Stateright 0.31's breadth-first checker ignores it".into(),
+            ));
         }
         if self.threads == 0 {
             return Err(ModelError::BadOptions("zero threads".into()));
@@ -93,7 +105,10 @@ pub struct CheckOutcome {
 }
 
 mod secs {
-    pub fn serialize<S: serde::Serializer>(d: &std::time::Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         s.serialize_f64(d.as_secs_f64())
     }
 }
@@ -113,8 +128,11 @@ impl CheckOutcome {
     }
 }
 
-/// Checks `opts`, calling `on_progress` about every half second while it runs.
-pub fn check(opts: &CheckOptions, on_progress: &mut dyn FnMut(Progress)) -> Result<CheckOutcome, ModelError> {
+/// Checks `opts`, calling `on_progress` every tenth of a second while it runs.
+pub fn check(
+    opts: &CheckOptions,
+    on_progress: &mut dyn FnMut(Progress),
+) -> Result<CheckOutcome, ModelError> {
     opts.validate()?;
     let b = opts.bounds;
     match opts.protocol {
@@ -163,7 +181,11 @@ where
     }
 }
 
-fn finish<M, C>(checker: C, opts: &CheckOptions, on_progress: &mut dyn FnMut(Progress)) -> CheckOutcome
+fn finish<M, C>(
+    checker: C,
+    opts: &CheckOptions,
+    on_progress: &mut dyn FnMut(Progress),
+) -> CheckOutcome
 where
     M: Model + Describe,
     M::State: Debug + Hash + Clone + Eq,
@@ -171,6 +193,7 @@ where
     C: Checker<M>,
 {
     let start = Instant::now();
+    let mut pause = Duration::from_millis(1);
     while !checker.is_done() {
         on_progress(Progress {
             states: checker.state_count(),
@@ -178,7 +201,9 @@ where
             max_depth: checker.max_depth(),
             elapsed: start.elapsed(),
         });
-        std::thread::sleep(Duration::from_millis(100));
+        // Small models finish in milliseconds; poll quickly at first, then every 100 ms.
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(100));
     }
     let checker = checker.join();
     let elapsed = start.elapsed();
@@ -233,15 +258,22 @@ where
     }
 }
 
+/// The steps of a run (each state with the action taken in it) and the state it ends in.
+type Run<M> = (
+    Vec<(<M as Model>::State, <M as Model>::Action)>,
+    <M as Model>::State,
+);
+
 /// Breadth-first search for the fewest actions that reach a state where `hit` holds.
-pub(crate) fn shortest_path<M>(model: &M, hit: impl Fn(&M::State) -> bool) -> Option<(Vec<(M::State, M::Action)>, M::State)>
+pub(crate) fn shortest_path<M>(model: &M, hit: impl Fn(&M::State) -> bool) -> Option<Run<M>>
 where
     M: Model,
     M::State: Hash + Eq + Clone,
     M::Action: Clone,
 {
     use std::collections::{HashMap, VecDeque};
-    let mut parent: HashMap<M::State, Option<(M::State, M::Action)>> = HashMap::new();
+    type Parent<M> = Option<(<M as Model>::State, <M as Model>::Action)>;
+    let mut parent: HashMap<M::State, Parent<M>> = HashMap::new();
     let mut queue = VecDeque::new();
     for s in model.init_states() {
         parent.insert(s.clone(), None);

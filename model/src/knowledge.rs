@@ -79,7 +79,8 @@ impl Roster {
     /// Renames every participant `p` to `perm[p]` (symmetry reduction).
     #[must_use]
     pub fn permute(self, perm: &[u8]) -> Roster {
-        self.iter().fold(Roster::EMPTY, |r, p| r.with(Pid(perm[p.0 as usize])))
+        self.iter()
+            .fold(Roster::EMPTY, |r, p| r.with(Pid(perm[p.0 as usize])))
     }
 }
 
@@ -120,7 +121,9 @@ impl KeySet {
 
 impl fmt::Debug for KeySet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set().entries(self.iter().map(|k| k.to_string())).finish()
+        f.debug_set()
+            .entries(self.iter().map(|k| k.to_string()))
+            .finish()
     }
 }
 

@@ -15,7 +15,9 @@ pub mod properties;
 pub mod protocols;
 pub mod trace;
 
-pub use checker::{check, explore, CheckOptions, CheckOutcome, Progress, PropertyOutcome, Strategy};
+pub use checker::{
+    check, explore, CheckOptions, CheckOutcome, Progress, PropertyOutcome, Strategy,
+};
 
 use serde::Serialize;
 use std::fmt;
@@ -28,7 +30,9 @@ pub enum ModelError {
     UnknownProtocol(String),
     #[error("unknown mutant `{0}` (known: {known})", known = Mutant::ALL.iter().map(|m| m.name()).collect::<Vec<_>>().join(", "))]
     UnknownMutant(String),
-    #[error("mutant `{mutant}` does not apply to protocol `{protocol}` (it applies to: {applies})")]
+    #[error(
+        "mutant `{mutant}` does not apply to protocol `{protocol}` (it applies to: {applies})"
+    )]
     MutantNotApplicable {
         mutant: &'static str,
         protocol: &'static str,
@@ -120,16 +124,13 @@ pub enum Mutant {
     /// A Remove commit without an UpdatePath: the next epoch derives from one the removed
     /// member holds (RFC 9420 §12.4 requires a path).
     RemoveWithoutPath,
-    /// The designated committer welcomes joiners out of their order of arrival (Orange's README
-    /// lesson "users should be welcomed in the order they arrive").
-    WelcomeOutOfOrder,
     /// A committer applies its own commit before the server sequenced it (DAVE requires waiting
     /// for the gateway's announcement).
     ApplyOwnCommit,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 11] = [
+    pub const ALL: [Mutant; 10] = [
         Mutant::ServerGeneratedKey,
         Mutant::NoRotateOnLeave,
         Mutant::NoRotateOnJoin,
@@ -139,7 +140,6 @@ impl Mutant {
         Mutant::AddBeforeWelcome,
         Mutant::AcceptReplayedKey,
         Mutant::RemoveWithoutPath,
-        Mutant::WelcomeOutOfOrder,
         Mutant::ApplyOwnCommit,
     ];
 
@@ -154,7 +154,6 @@ impl Mutant {
             Mutant::AddBeforeWelcome => "add-before-welcome",
             Mutant::AcceptReplayedKey => "accept-replayed-key",
             Mutant::RemoveWithoutPath => "remove-without-path",
-            Mutant::WelcomeOutOfOrder => "welcome-out-of-order",
             Mutant::ApplyOwnCommit => "apply-own-commit",
         }
     }
@@ -174,10 +173,9 @@ impl Mutant {
             Mutant::RemoveWithoutPath => {
                 "a Remove commit carries no UpdatePath, so the new epoch derives from the old"
             }
-            Mutant::WelcomeOutOfOrder => {
-                "the committer welcomes the newest joiner first, not in order of arrival (Orange)"
+            Mutant::ApplyOwnCommit => {
+                "a committer applies its commit before the server sequenced it"
             }
-            Mutant::ApplyOwnCommit => "a committer applies its commit before the server sequenced it",
         }
     }
 
@@ -192,7 +190,7 @@ impl Mutant {
             Mutant::NoRotateOnJoin => JOIN_SECRECY,
             Mutant::AcceptServerAdd => NO_INVISIBLE_MEMBER,
             Mutant::AddBeforeWelcome | Mutant::AcceptReplayedKey => CONVERGENCE,
-            Mutant::WelcomeOutOfOrder | Mutant::ApplyOwnCommit => EPOCH_AGREEMENT,
+            Mutant::ApplyOwnCommit => EPOCH_AGREEMENT,
         }
     }
 
@@ -201,7 +199,7 @@ impl Mutant {
         use Protocol::*;
         match self {
             Mutant::ServerGeneratedKey | Mutant::AcceptReplayedKey => &[Leader],
-            Mutant::AddBeforeWelcome | Mutant::WelcomeOutOfOrder => &[MlsDc],
+            Mutant::AddBeforeWelcome => &[MlsDc],
             Mutant::ApplyOwnCommit => &[MlsGateway],
             Mutant::RemoveWithoutPath => &[MlsDc, MlsGateway],
             Mutant::NoRotateOnLeave
@@ -258,7 +256,9 @@ impl Bounds {
     pub fn validate(&self) -> Result<(), ModelError> {
         let n = self.participants as usize;
         if n == 0 {
-            return Err(ModelError::BadBounds("zero participants: a call needs at least one".into()));
+            return Err(ModelError::BadBounds(
+                "zero participants: a call needs at least one".into(),
+            ));
         }
         if n > knowledge::MAX_PARTICIPANTS {
             return Err(ModelError::BadBounds(format!(
@@ -296,14 +296,23 @@ pub fn listing() -> Vec<(String, String, String)> {
             properties::Kind::Always => "always",
             properties::Kind::Sometimes => "sometimes",
         };
-        rows.push(("property".into(), p.name.into(), format!("[{kind}] {}", p.meaning)));
+        rows.push((
+            "property".into(),
+            p.name.into(),
+            format!("[{kind}] {}", p.meaning),
+        ));
     }
     for m in Mutant::ALL {
         let protocols: Vec<&str> = m.applies_to().iter().map(|p| p.name()).collect();
         rows.push((
             "mutant".into(),
             m.name().into(),
-            format!("{} -> violates {} ({})", m.description(), m.target(), protocols.join(", ")),
+            format!(
+                "{} -> violates {} ({})",
+                m.description(),
+                m.target(),
+                protocols.join(", ")
+            ),
         ));
     }
     rows

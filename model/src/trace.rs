@@ -30,7 +30,12 @@ impl Step {
     }
 
     #[must_use]
-    pub fn arrow(mut self, from: impl Into<String>, to: impl Into<String>, label: impl Into<String>) -> Step {
+    pub fn arrow(
+        mut self,
+        from: impl Into<String>,
+        to: impl Into<String>,
+        label: impl Into<String>,
+    ) -> Step {
         self.arrows.push(Arrow {
             from: from.into(),
             to: to.into(),
@@ -82,7 +87,12 @@ impl Trace {
         }
         for (i, s) in self.steps.iter().enumerate() {
             if s.arrows.is_empty() {
-                out.push_str(&format!("    Note over {}: {}. {}\n", s.actor, i + 1, mermaid_text(&s.words)));
+                out.push_str(&format!(
+                    "    Note over {}: {}. {}\n",
+                    s.actor,
+                    i + 1,
+                    mermaid_text(&s.words)
+                ));
             }
             for a in &s.arrows {
                 out.push_str(&format!(
@@ -94,7 +104,10 @@ impl Trace {
                 ));
             }
         }
-        out.push_str(&format!("    Note over Server: {}\n", mermaid_text(&self.final_state)));
+        out.push_str(&format!(
+            "    Note over Server: {}\n",
+            mermaid_text(&self.final_state)
+        ));
         out
     }
 }

@@ -34,11 +34,21 @@ pub enum Msg {
     /// Server to leader: `p` left.
     Left(Pid),
     /// Server to the new leader: the old one left; who is present; the latest epoch seen.
-    Handover { left: Pid, present: Roster, latest: u8, term: u8 },
+    Handover {
+        left: Pid,
+        present: Roster,
+        latest: u8,
+        term: u8,
+    },
     /// Server to a participant: `leader` leads now, in the server's `term`-th leadership.
     LeaderIs { leader: Pid, term: u8 },
     /// Leader to one participant: the meeting key of `epoch`, wrapped to that participant.
-    KeyUpdate { from: Pid, epoch: u8, roster: Roster, key: KeyId },
+    KeyUpdate {
+        from: Pid,
+        epoch: u8,
+        roster: Roster,
+        key: KeyId,
+    },
     /// Server to a participant: fall back to the static key.
     Downgrade,
 }
@@ -49,10 +59,17 @@ impl Msg {
             Msg::Joined(p) => format!("'{p} joined'"),
             Msg::GhostJoined => "'a server identity joined'".into(),
             Msg::Left(p) => format!("'{p} left'"),
-            Msg::Handover { left, present, latest, .. } => {
+            Msg::Handover {
+                left,
+                present,
+                latest,
+                ..
+            } => {
                 format!("'{left} left, you lead {present} after epoch {latest}'")
             }
-            Msg::KeyUpdate { epoch, roster, key, .. } => {
+            Msg::KeyUpdate {
+                epoch, roster, key, ..
+            } => {
                 format!("the key update for epoch {epoch} ({key}, roster {roster})")
             }
             Msg::Downgrade => "'use the static key'".into(),
@@ -80,7 +97,12 @@ impl Msg {
                 latest: *latest,
                 term: *term,
             },
-            Msg::KeyUpdate { from, epoch, roster, key } => Msg::KeyUpdate {
+            Msg::KeyUpdate {
+                from,
+                epoch,
+                roster,
+                key,
+            } => Msg::KeyUpdate {
                 from: pp(from),
                 epoch: *epoch,
                 roster: roster.permute(perm),
@@ -215,7 +237,15 @@ impl LeaderModel {
 
     /// Leader `l` makes the key of its next epoch for `roster` and wraps it to each member.
     /// `also` is who else gets a copy (a mutant's extra recipient).
-    fn rotate(&self, s: &mut LeaderState, l: Pid, epoch: u8, roster: Roster, also: Option<Wrap>, reuse: bool) {
+    fn rotate(
+        &self,
+        s: &mut LeaderState,
+        l: Pid,
+        epoch: u8,
+        roster: Roster,
+        also: Option<Wrap>,
+        reuse: bool,
+    ) {
         let current = s.call.part(l).key;
         let key = match current {
             Some(k) if reuse => k,
@@ -270,11 +300,20 @@ impl LeaderModel {
             }
             Msg::GhostJoined if leading && self.is(Mutant::AcceptServerAdd) => {
                 // The ghost has no verifiable identity, so no honest screen lists it.
-                self.rotate(s, r, me.epoch + 1, me.roster, Some(Wrap::ToServerMember), false);
+                self.rotate(
+                    s,
+                    r,
+                    me.epoch + 1,
+                    me.roster,
+                    Some(Wrap::ToServerMember),
+                    false,
+                );
             }
             Msg::Left(x) if leading && me.roster.contains(x) => {
                 s.local[r.0 as usize].departed = local.departed.with(x);
-                let also = self.is(Mutant::WrapToRemoved).then_some(Wrap::To(Roster::EMPTY.with(x)));
+                let also = self
+                    .is(Mutant::WrapToRemoved)
+                    .then_some(Wrap::To(Roster::EMPTY.with(x)));
                 let reuse = self.is(Mutant::NoRotateOnLeave);
                 self.rotate(s, r, me.epoch + 1, me.roster.without(x), also, reuse);
             }
@@ -284,7 +323,9 @@ impl LeaderModel {
                 latest,
                 term,
             } if active && term > local.term => {
-                let also = self.is(Mutant::WrapToRemoved).then_some(Wrap::To(Roster::EMPTY.with(left)));
+                let also = self
+                    .is(Mutant::WrapToRemoved)
+                    .then_some(Wrap::To(Roster::EMPTY.with(left)));
                 let reuse = self.is(Mutant::NoRotateOnLeave);
                 let epoch = me.epoch.max(latest) + 1;
                 let departed = local.departed.with(left);
@@ -300,7 +341,12 @@ impl LeaderModel {
                 s.local[r.0 as usize].follows = Some(leader);
                 s.local[r.0 as usize].term = term;
             }
-            Msg::KeyUpdate { from, epoch, roster, key } if active && local.follows == Some(from) => {
+            Msg::KeyUpdate {
+                from,
+                epoch,
+                roster,
+                key,
+            } if active && local.follows == Some(from) => {
                 let newer = if self.is(Mutant::AcceptReplayedKey) {
                     epoch != me.epoch
                 } else {
@@ -433,21 +479,26 @@ impl Model for LeaderModel {
 impl Describe for LeaderModel {
     fn describe(&self, s: &LeaderState, action: &Action) -> Step {
         match *action {
-            Action::Join(p) => Step::new(p.to_string(), format!("{p} asks the server to join")).arrow(
+            Action::Join(p) => Step::new(p.to_string(), format!("{p} asks the server to join"))
+                .arrow(p.to_string(), "Server", "join"),
+            Action::Leave(p) => Step::new(
                 p.to_string(),
-                "Server",
-                "join",
-            ),
-            Action::Leave(p) => Step::new(p.to_string(), format!("{p} leaves (and keeps listening)")).arrow(
-                p.to_string(),
-                "Server",
-                "leave",
-            ),
+                format!("{p} leaves (and keeps listening)"),
+            )
+            .arrow(p.to_string(), "Server", "leave"),
             Action::Net(op) => describe_net(&s.net, op, |m| m.words(), |m| sender_of(s, m)),
-            Action::ForgeLeave(p) => Step::new("Server", format!("server falsely announces that {p} left")),
-            Action::ForgeGhostJoin => Step::new("Server", "server announces a join of an identity it controls"),
-            Action::ForgeDowngrade(p) => Step::new("Server", format!("server orders {p} to use the static key"))
-                .arrow("Server", p.to_string(), "use the static key"),
+            Action::ForgeLeave(p) => {
+                Step::new("Server", format!("server falsely announces that {p} left"))
+            }
+            Action::ForgeGhostJoin => Step::new(
+                "Server",
+                "server announces a join of an identity it controls",
+            ),
+            Action::ForgeDowngrade(p) => Step::new(
+                "Server",
+                format!("server orders {p} to use the static key"),
+            )
+            .arrow("Server", p.to_string(), "use the static key"),
         }
     }
 
@@ -462,4 +513,3 @@ fn sender_of(_s: &LeaderState, m: &Msg) -> String {
         _ => "Server".into(),
     }
 }
-

@@ -26,7 +26,10 @@ pub fn summarize_call(call: &crate::call::Call) -> String {
         let mut s = format!("{p} {:?}", part.status).to_lowercase();
         s = s.replacen('p', "P", 1);
         if let Some(k) = part.key {
-            s.push_str(&format!(" in epoch {} with {k} and roster {}", part.epoch, part.roster));
+            s.push_str(&format!(
+                " in epoch {} with {k} and roster {}",
+                part.epoch, part.roster
+            ));
         }
         let known: Vec<String> = call
             .knowledge
@@ -62,7 +65,9 @@ pub fn describe_net<M: Clone + PartialEq>(
     sender: impl Fn(&M) -> String,
 ) -> Step {
     let (to, index) = match op {
-        NetOp::Deliver { to, index } | NetOp::Drop { to, index } | NetOp::Duplicate { to, index } => (to, index),
+        NetOp::Deliver { to, index }
+        | NetOp::Drop { to, index }
+        | NetOp::Duplicate { to, index } => (to, index),
     };
     let Some(msg) = net.queue(to).get(index as usize) else {
         return Step::new("Server", "server does nothing (stale action)");
@@ -71,14 +76,25 @@ pub fn describe_net<M: Clone + PartialEq>(
     let from = sender(msg);
     match op {
         NetOp::Deliver { index: 0, .. } => {
-            let step = Step::new("Server", format!("server delivers {what} from {from} to {to}"));
+            let step = Step::new(
+                "Server",
+                format!("server delivers {what} from {from} to {to}"),
+            );
             step.arrow("Server", to.to_string(), what)
         }
         NetOp::Deliver { .. } => {
-            let step = Step::new("Server", format!("server delivers {what} from {from} to {to} out of order"));
+            let step = Step::new(
+                "Server",
+                format!("server delivers {what} from {from} to {to} out of order"),
+            );
             step.arrow("Server", to.to_string(), format!("{what} (out of order)"))
         }
-        NetOp::Drop { .. } => Step::new("Server", format!("server drops {what} from {from} to {to}")),
-        NetOp::Duplicate { .. } => Step::new("Server", format!("server keeps a copy of {what} to {to} to replay later")),
+        NetOp::Drop { .. } => {
+            Step::new("Server", format!("server drops {what} from {from} to {to}"))
+        }
+        NetOp::Duplicate { .. } => Step::new(
+            "Server",
+            format!("server keeps a copy of {what} to {to} to replay later"),
+        ),
     }
 }

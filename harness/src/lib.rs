@@ -1,0 +1,8 @@
+//! The `e2ee` tool as a library: the binary only parses arguments and calls in here.
+//!
+//! [`results`] is the record every level writes; [`model_cmd`] is the design level (the
+//! Stateright models of `e2ee-model`).
+
+pub mod model_cmd;
+pub mod progress;
+pub mod results;

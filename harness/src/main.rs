@@ -1,0 +1,229 @@
+//! `e2ee`: argument parsing and exit codes only; the work is in the `e2ee_harness` library.
+//!
+//! Exit codes: 0 every check met its expectation, 1 some check failed, 2 usage or input error.
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use e2ee_harness::model_cmd::{self, Request};
+use e2ee_harness::results::{self, Check, Run};
+use e2ee_model::{Bounds, CheckOptions};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "e2ee",
+    version,
+    about = "Checks an end-to-end encrypted call system"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run every check the tool has (for now: the design-level models at default bounds).
+    Check {
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Design level: Stateright models of each protocol, with the server as adversary.
+    Model {
+        #[command(subcommand)]
+        command: ModelCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ModelCommand {
+    /// List protocols, properties and mutants, one per line.
+    List,
+    /// Check protocols against every property and print the verdicts.
+    Check(ModelCheckArgs),
+    /// Serve Stateright's Explorer to step through a model in the browser (blocks).
+    Explore(ExploreArgs),
+}
+
+#[derive(Debug, Args)]
+struct JsonArg {
+    /// Also write the results record (JSON) to FILE.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct BoundsArgs {
+    /// Participant slots, members or not.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    participants: u8,
+    /// How many participants are members at the start.
+    #[arg(long, value_name = "I", default_value_t = 2)]
+    initial_members: u8,
+    /// Joins and leaves the participants may make.
+    #[arg(long, value_name = "K", default_value_t = 2)]
+    max_changes: u8,
+    /// Drops, reorders, duplicates and forgeries the server may make.
+    #[arg(long, value_name = "J", default_value_t = 1)]
+    max_interference: u8,
+    /// Break the protocol on purpose (see `e2ee model list`); the check must catch it.
+    #[arg(long, value_name = "M")]
+    mutant: Option<String>,
+}
+
+impl BoundsArgs {
+    fn bounds(&self) -> Bounds {
+        Bounds {
+            participants: self.participants,
+            initial_members: self.initial_members,
+            max_changes: self.max_changes,
+            max_interference: self.max_interference,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum StrategyArg {
+    /// Breadth-first: shortest counterexamples (single-threaded).
+    Bfs,
+    /// Depth-first: less memory; needed for --symmetry.
+    Dfs,
+}
+
+#[derive(Debug, Args)]
+struct ModelCheckArgs {
+    /// A protocol name, or `all`.
+    #[arg(long, value_name = "P", default_value = model_cmd::ALL)]
+    protocol: String,
+    #[command(flatten)]
+    bounds: BoundsArgs,
+    /// Checker threads.
+    #[arg(long, value_name = "T", default_value_t = 1)]
+    threads: usize,
+    /// Symmetry reduction (participants are interchangeable); needs --strategy dfs.
+    #[arg(long)]
+    symmetry: bool,
+    #[arg(long, value_enum, default_value = "bfs")]
+    strategy: StrategyArg,
+    #[command(flatten)]
+    json: JsonArg,
+}
+
+#[derive(Debug, Args)]
+struct ExploreArgs {
+    /// The protocol to explore.
+    #[arg(long, value_name = "P")]
+    protocol: String,
+    /// Address to serve the Explorer on.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    addr: String,
+    #[command(flatten)]
+    bounds: BoundsArgs,
+}
+
+fn main() -> ExitCode {
+    init_tracing();
+    // clap prints its own usage errors and exits 2.
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        // A reader that went away (`e2ee ... | head`) is not worth an error message.
+        Err(e) if is_broken_pipe(&e) => ExitCode::from(2),
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    // Colour codes only where a terminal will render them, not into log files.
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Check { json } => with_record(json, |out| {
+            writeln!(out, "Design level: every protocol model, default bounds\n")?;
+            let planned = model_cmd::plan(&Request::defaults())?;
+            Ok(model_cmd::run_plan(&planned, out)?)
+        }),
+        Command::Model { command } => match command {
+            ModelCommand::List => {
+                let text = model_cmd::render_listing(&e2ee_model::listing());
+                std::io::stdout().lock().write_all(text.as_bytes())?;
+                Ok(0)
+            }
+            ModelCommand::Check(args) => {
+                let req = Request {
+                    protocol: args.protocol,
+                    mutant: args.bounds.mutant.clone(),
+                    bounds: args.bounds.bounds(),
+                    threads: args.threads,
+                    symmetry: args.symmetry,
+                    strategy: match args.strategy {
+                        StrategyArg::Bfs => e2ee_model::Strategy::Bfs,
+                        StrategyArg::Dfs => e2ee_model::Strategy::Dfs,
+                    },
+                };
+                // Resolve names before starting the record, so usage errors come first.
+                let planned = model_cmd::plan(&req)?;
+                with_record(args.json, |out| Ok(model_cmd::run_plan(&planned, out)?))
+            }
+            ModelCommand::Explore(args) => {
+                let opts = CheckOptions {
+                    mutant: args.bounds.mutant.as_deref().map(str::parse).transpose()?,
+                    bounds: args.bounds.bounds(),
+                    ..CheckOptions::new(args.protocol.parse()?)
+                };
+                opts.validate()?;
+                let mut out = std::io::stdout().lock();
+                writeln!(
+                    out,
+                    "Stateright Explorer for {}: http://{}/ (Ctrl-C to stop)",
+                    model_cmd::subject(&opts),
+                    args.addr
+                )?;
+                out.flush()?;
+                drop(out);
+                e2ee_model::explore(&opts, &args.addr)?;
+                Ok(0)
+            }
+        },
+    }
+}
+
+/// Runs `body` inside a results record: prints the summary, writes `--json` if asked, and
+/// turns the verdicts into the exit code.
+fn with_record(
+    json: JsonArg,
+    body: impl FnOnce(&mut dyn Write) -> anyhow::Result<Vec<Check>>,
+) -> anyhow::Result<u8> {
+    let argv = std::env::args_os().map(|a| a.to_string_lossy().into_owned());
+    let mut run = Run::new(results::command_line(argv));
+    let mut out = std::io::stdout().lock();
+    run.checks = body(&mut out)?;
+    run.finish();
+    writeln!(out, "\n{}", results::summary_line(&run.checks))?;
+    out.flush()?;
+    if let Some(path) = json.json {
+        run.write_json(&path)
+            .with_context(|| "the checks ran, but their record was not saved")?;
+        tracing::info!(path = %path.display(), "wrote results record");
+    }
+    Ok(run.exit_code())
+}
