@@ -188,7 +188,7 @@ fn finish<M, C>(
 ) -> CheckOutcome
 where
     M: Model + Describe,
-    M::State: Debug + Hash + Clone + Eq,
+    M::State: GroupView + Debug + Hash + Clone + Eq,
     M::Action: Debug + Clone + PartialEq,
     C: Checker<M>,
 {
@@ -236,9 +236,24 @@ where
                     };
                     shortest_path(model, hit)
                 })
-                .map(|(path, last)| Trace {
-                    steps: path.iter().map(|(s, a)| model.describe(s, a)).collect(),
-                    final_state: model.summarize(&last),
+                .map(|(path, last)| {
+                    let steps = path
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (s, a))| {
+                            let next = path.get(i + 1).map_or(&last, |(n, _)| n);
+                            let mut step = model.describe(s, a);
+                            let effects = crate::protocols::consequences(s.call(), next.call());
+                            if !effects.is_empty() {
+                                step.words = format!("{}: {}", step.words, effects.join("; "));
+                            }
+                            step
+                        })
+                        .collect();
+                    Trace {
+                        steps,
+                        final_state: model.summarize(&last),
+                    }
                 });
             PropertyOutcome {
                 name: info.name,

@@ -98,3 +98,48 @@ pub fn describe_net<M: Clone + PartialEq>(
         ),
     }
 }
+
+/// What a step changed, in words: who moved to which epoch, who can newly unwrap which key.
+/// Appended to each step so a reader sees the consequence, not only the message.
+pub fn consequences(before: &crate::call::Call, after: &crate::call::Call) -> Vec<String> {
+    use crate::knowledge::{Agent, KeyId};
+    let mut out = Vec::new();
+    for p in after.pids() {
+        let (b, a) = (before.part(p), after.part(p));
+        if (a.epoch, a.key, a.roster) != (b.epoch, b.key, b.roster) {
+            if let Some(k) = a.key {
+                out.push(format!(
+                    "{p} uses {k} for epoch {} with roster {}",
+                    a.epoch, a.roster
+                ));
+            }
+        }
+        if a.status != b.status
+            && a.status == crate::call::Status::Gone
+            && b.status == crate::call::Status::Member
+        {
+            out.push(format!("{p} is out of the call"));
+        }
+    }
+    let newly = |agent: Agent| -> Vec<String> {
+        (0..after.knowledge.keys.len() as u8)
+            .map(KeyId)
+            .filter(|k| {
+                let existed = (k.0 as usize) < before.knowledge.keys.len();
+                after.knowledge.knows(agent, *k) && !(existed && before.knowledge.knows(agent, *k))
+            })
+            .map(|k| k.to_string())
+            .collect()
+    };
+    for p in after.pids() {
+        let keys = newly(Agent::Participant(p));
+        if !keys.is_empty() {
+            out.push(format!("{p} can unwrap {}", keys.join(" ")));
+        }
+    }
+    let keys = newly(Agent::Server);
+    if !keys.is_empty() {
+        out.push(format!("the server can unwrap {}", keys.join(" ")));
+    }
+    out
+}

@@ -1,0 +1,145 @@
+//! Exhaustive checks at small bounds: pinned state counts, every property of the correct
+//! protocols, and every mutant caught with its shortest counterexample pinned as a snapshot.
+
+use e2ee_model::properties::Kind;
+use e2ee_model::{check, Bounds, CheckOptions, CheckOutcome, Mutant, Protocol, Strategy};
+
+fn small() -> Bounds {
+    Bounds {
+        participants: 3,
+        initial_members: 2,
+        max_changes: 2,
+        max_interference: 1,
+    }
+}
+
+/// Two outsiders, so that symmetry reduction has joiners to merge.
+fn pins() -> Bounds {
+    Bounds {
+        participants: 4,
+        ..small()
+    }
+}
+
+fn run(
+    protocol: Protocol,
+    mutant: Option<Mutant>,
+    strategy: Strategy,
+    symmetry: bool,
+) -> CheckOutcome {
+    run_at(small(), protocol, mutant, strategy, symmetry)
+}
+
+fn run_at(
+    bounds: Bounds,
+    protocol: Protocol,
+    mutant: Option<Mutant>,
+    strategy: Strategy,
+    symmetry: bool,
+) -> CheckOutcome {
+    let opts = CheckOptions {
+        protocol,
+        bounds,
+        mutant,
+        threads: 1,
+        symmetry,
+        strategy,
+    };
+    check(&opts, &mut |_| {}).expect("valid options")
+}
+
+/// (protocol, BFS unique, DFS unique, DFS+symmetry unique) at 4 participants, 2 initial members,
+/// 2 changes, 1 interference.
+const PINNED: &[(Protocol, usize, usize, usize)] = &[
+    (Protocol::Leader, 6675, 6675, 3379),
+    (Protocol::MlsDc, 205742, 205742, 102939),
+    (Protocol::MlsGateway, 145689, 145689, 72881),
+];
+
+#[test]
+fn correct_protocols_hold_every_property_with_pinned_state_counts() {
+    for &(protocol, bfs, dfs, sym) in PINNED {
+        let outcome = run_at(pins(), protocol, None, Strategy::Bfs, false);
+        for p in &outcome.properties {
+            assert!(
+                p.holds,
+                "{protocol}: {} fails:\n{}",
+                p.name,
+                p.trace.as_ref().map(|t| t.to_words()).unwrap_or_default()
+            );
+        }
+        let got = (
+            outcome.unique_state_count,
+            run_at(pins(), protocol, None, Strategy::Dfs, false).unique_state_count,
+            run_at(pins(), protocol, None, Strategy::Dfs, true).unique_state_count,
+        );
+        assert_eq!(
+            got,
+            (bfs, dfs, sym),
+            "{protocol}: unique states (bfs, dfs, dfs+symmetry)"
+        );
+        assert!(got.2 < got.1, "{protocol}: symmetry must reduce");
+    }
+}
+
+#[test]
+fn every_mutant_is_caught_with_its_shortest_counterexample() {
+    for protocol in Protocol::ALL {
+        for mutant in Mutant::ALL
+            .into_iter()
+            .filter(|m| m.applies_to().contains(&protocol))
+        {
+            let outcome = run(protocol, Some(mutant), Strategy::Bfs, false);
+            let target = outcome
+                .property(mutant.target())
+                .expect("target is a property");
+            assert_eq!(target.kind, Kind::Always);
+            assert!(
+                !target.holds,
+                "{protocol} + {mutant}: {} not violated",
+                mutant.target()
+            );
+            assert!(outcome.expectation_met());
+            let trace = target
+                .trace
+                .as_ref()
+                .expect("a violated property has a counterexample");
+            insta::assert_snapshot!(
+                format!("{protocol}__{mutant}"),
+                format!("{}\n{}", trace.to_words(), trace.to_mermaid())
+            );
+        }
+    }
+}
+
+/// Symmetry reduction merges participants that have not arrived yet; with three of them
+/// (5 participants, 2 initial members) it must cut the states at least fivefold, given enough
+/// changes for the joiners to arrive (the leader's smaller space needs three).
+#[test]
+fn symmetry_cuts_states_fivefold_with_three_interchangeable_joiners() {
+    for (protocol, max_changes) in [
+        (Protocol::Leader, 3),
+        (Protocol::MlsDc, 2),
+        (Protocol::MlsGateway, 2),
+    ] {
+        let bounds = Bounds {
+            participants: 5,
+            initial_members: 2,
+            max_changes,
+            max_interference: 1,
+        };
+        let plain = run_at(bounds, protocol, None, Strategy::Dfs, false);
+        let reduced = run_at(bounds, protocol, None, Strategy::Dfs, true);
+        assert!(
+            plain.expectation_met() && reduced.expectation_met(),
+            "{protocol}"
+        );
+        let ratio = plain.unique_state_count as f64 / reduced.unique_state_count as f64;
+        assert!(
+            ratio >= 5.0,
+            "{protocol}: symmetry cut {} to {} ({ratio:.2}x)",
+            plain.unique_state_count,
+            reduced.unique_state_count
+        );
+    }
+}
