@@ -108,6 +108,32 @@ impl Call {
         }
     }
 
+    /// The call at the start of a run within `b`.
+    pub fn from_bounds(b: &crate::Bounds) -> Call {
+        Call::new(
+            b.participants as usize,
+            b.initial_members as usize,
+            b.max_changes,
+            b.max_interference,
+        )
+    }
+
+    /// The joins (true) and leaves (false) participants may make now.
+    pub fn open_changes(&self) -> impl Iterator<Item = (Pid, bool)> + '_ {
+        self.pids()
+            .filter(|_| self.changes_left > 0)
+            .filter_map(|p| match self.part(p).status {
+                Status::Outside => Some((p, true)),
+                Status::Member => Some((p, false)),
+                _ => None,
+            })
+    }
+
+    /// The server spends one unit of its interference budget (a forgery).
+    pub fn spend_interference(&mut self) {
+        self.budget.interference_left -= 1;
+    }
+
     pub fn part(&self, p: Pid) -> &Part {
         &self.parts[p.0 as usize]
     }

@@ -15,7 +15,7 @@
 //! but the leader: deposing a live leader only splits the meeting), announce
 //! a join of an identity of its own, and order participants to fall back to a static key.
 
-use super::{describe_net, summarize_call, Describe};
+use super::{describe_net, steps, summarize_call, Describe};
 use crate::adversary::{Dest, Net, NetOp};
 use crate::call::{Call, Status};
 use crate::knowledge::{Agent, KeyId, Pid, Roster, Wrap};
@@ -370,12 +370,7 @@ impl Model for LeaderModel {
 
     fn init_states(&self) -> Vec<LeaderState> {
         let b = self.bounds;
-        let call = Call::new(
-            b.participants as usize,
-            b.initial_members as usize,
-            b.max_changes,
-            b.max_interference,
-        );
+        let call = Call::from_bounds(&b);
         let present = call.with_status(Status::Member);
         let local = (0..b.participants)
             .map(|i| Local {
@@ -397,15 +392,12 @@ impl Model for LeaderModel {
 
     fn actions(&self, s: &LeaderState, actions: &mut Vec<Action>) {
         let c = &s.call;
-        for p in c.pids() {
-            let part = c.part(p);
-            if c.changes_left > 0 {
-                match part.status {
-                    Status::Outside => actions.push(Action::Join(p)),
-                    Status::Member => actions.push(Action::Leave(p)),
-                    _ => {}
-                }
-            }
+        for (p, join) in c.open_changes() {
+            actions.push(if join {
+                Action::Join(p)
+            } else {
+                Action::Leave(p)
+            });
         }
         let mut ops = Vec::new();
         s.net.ops(&c.budget, &mut ops);
@@ -454,17 +446,17 @@ impl Model for LeaderModel {
                 }
             }
             Action::ForgeLeave(p) => {
-                s.call.budget.interference_left -= 1;
+                s.call.spend_interference();
                 self.announce_departure(&mut s, p);
             }
             Action::ForgeGhostJoin => {
-                s.call.budget.interference_left -= 1;
+                s.call.spend_interference();
                 if let Some(l) = s.leader {
                     s.net.send(Dest::P(l), Msg::GhostJoined);
                 }
             }
             Action::ForgeDowngrade(p) => {
-                s.call.budget.interference_left -= 1;
+                s.call.spend_interference();
                 s.net.send(Dest::P(p), Msg::Downgrade);
             }
         }
@@ -481,24 +473,11 @@ impl Describe for LeaderModel {
         match *action {
             Action::Join(p) => Step::new(p.to_string(), format!("{p} asks the server to join"))
                 .arrow(p.to_string(), "Server", "join"),
-            Action::Leave(p) => Step::new(
-                p.to_string(),
-                format!("{p} leaves (and keeps listening)"),
-            )
-            .arrow(p.to_string(), "Server", "leave"),
+            Action::Leave(p) => steps::leave(p),
             Action::Net(op) => describe_net(&s.net, op, |m| m.words(), |m| sender_of(s, m)),
-            Action::ForgeLeave(p) => {
-                Step::new("Server", format!("server falsely announces that {p} left"))
-            }
-            Action::ForgeGhostJoin => Step::new(
-                "Server",
-                "server announces a join of an identity it controls",
-            ),
-            Action::ForgeDowngrade(p) => Step::new(
-                "Server",
-                format!("server orders {p} to use the static key"),
-            )
-            .arrow("Server", p.to_string(), "use the static key"),
+            Action::ForgeLeave(p) => steps::forge_leave(p),
+            Action::ForgeGhostJoin => steps::forge_ghost_join(),
+            Action::ForgeDowngrade(p) => steps::forge_downgrade(p),
         }
     }
 

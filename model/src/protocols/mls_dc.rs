@@ -16,7 +16,7 @@
 //! The server may drop, reorder and replay, announce a leave nobody made (it then no longer
 //! relays that participant), announce a join of an identity of its own, and order a downgrade.
 
-use super::{describe_net, summarize_call, Describe};
+use super::{describe_net, steps, summarize_call, Describe};
 use crate::adversary::{Dest, Net, NetOp};
 use crate::call::{Call, Status};
 use crate::knowledge::{Agent, KeyId, Pid, Roster, Wrap};
@@ -414,12 +414,7 @@ impl Model for MlsDcModel {
 
     fn init_states(&self) -> Vec<MlsDcState> {
         let b = self.bounds;
-        let call = Call::new(
-            b.participants as usize,
-            b.initial_members as usize,
-            b.max_changes,
-            b.max_interference,
-        );
+        let call = Call::from_bounds(&b);
         vec![MlsDcState {
             connected: call.with_status(Status::Member),
             net: Net::new(b.participants as usize),
@@ -430,15 +425,15 @@ impl Model for MlsDcModel {
 
     fn actions(&self, s: &MlsDcState, actions: &mut Vec<Action>) {
         let c = &s.call;
+        for (p, join) in c.open_changes() {
+            actions.push(if join {
+                Action::Join(p)
+            } else {
+                Action::Leave(p)
+            });
+        }
         for p in c.pids() {
             let part = c.part(p);
-            if c.changes_left > 0 {
-                match part.status {
-                    Status::Outside => actions.push(Action::Join(p)),
-                    Status::Member => actions.push(Action::Leave(p)),
-                    _ => {}
-                }
-            }
             if Self::is_dc(s, p) {
                 let l = &s.local[p.0 as usize];
                 let add_first = self.is(Mutant::AddBeforeWelcome);
@@ -550,16 +545,16 @@ impl Model for MlsDcModel {
                 self.commit(&mut s, dc, Op::Remove(leaver), key, path_to);
             }
             Action::ForgeLeave(p) => {
-                s.call.budget.interference_left -= 1;
+                s.call.spend_interference();
                 s.connected = s.connected.without(p);
                 Self::broadcast(&mut s, None, Msg::UserLeft(p));
             }
             Action::ForgeGhostJoin => {
-                s.call.budget.interference_left -= 1;
+                s.call.spend_interference();
                 Self::broadcast(&mut s, None, Msg::GhostJoined);
             }
             Action::ForgeDowngrade(p) => {
-                s.call.budget.interference_left -= 1;
+                s.call.spend_interference();
                 s.net.send(Dest::P(p), Msg::Downgrade);
             }
         }
@@ -576,11 +571,7 @@ impl Describe for MlsDcModel {
         match *action {
             Action::Join(p) => Step::new(p.to_string(), format!("{p} connects and asks to join"))
                 .arrow(p.to_string(), "Server", "join"),
-            Action::Leave(p) => Step::new(
-                p.to_string(),
-                format!("{p} leaves (and keeps listening)"),
-            )
-            .arrow(p.to_string(), "Server", "leave"),
+            Action::Leave(p) => steps::leave(p),
             Action::Net(op) => describe_net(
                 &s.net,
                 op,
@@ -605,18 +596,9 @@ impl Describe for MlsDcModel {
                 format!("{dc}, as DC, commits the Remove of {leaver} and moves to the next epoch"),
             )
             .arrow(dc.to_string(), "Server", format!("Remove {leaver} commit")),
-            Action::ForgeLeave(p) => {
-                Step::new("Server", format!("server falsely announces that {p} left"))
-            }
-            Action::ForgeGhostJoin => Step::new(
-                "Server",
-                "server announces a join of an identity it controls",
-            ),
-            Action::ForgeDowngrade(p) => Step::new(
-                "Server",
-                format!("server orders {p} to use the static key"),
-            )
-            .arrow("Server", p.to_string(), "use the static key"),
+            Action::ForgeLeave(p) => steps::forge_leave(p),
+            Action::ForgeGhostJoin => steps::forge_ghost_join(),
+            Action::ForgeDowngrade(p) => steps::forge_downgrade(p),
         }
     }
 

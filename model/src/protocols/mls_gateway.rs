@@ -38,7 +38,7 @@
 //! queued for a participant when its connection closes. None of these changes a verdict: see
 //! `mint` and `prune`.
 
-use super::{describe_net, summarize_call, Describe};
+use super::{describe_net, steps, summarize_call, Describe};
 use crate::adversary::{Dest, Net, NetOp};
 use crate::call::{Call, Status};
 use crate::knowledge::{Agent, KeyId, Pid, Roster, Wrap};
@@ -569,12 +569,7 @@ impl Model for MlsGatewayModel {
 
     fn init_states(&self) -> Vec<MlsGatewayState> {
         let b = self.bounds;
-        let call = Call::new(
-            b.participants as usize,
-            b.initial_members as usize,
-            b.max_changes,
-            b.max_interference,
-        );
+        let call = Call::from_bounds(&b);
         let roster = call.with_status(Status::Member);
         vec![MlsGatewayState {
             net: Net::new(b.participants as usize),
@@ -590,15 +585,15 @@ impl Model for MlsGatewayModel {
 
     fn actions(&self, s: &MlsGatewayState, actions: &mut Vec<Action>) {
         let c = &s.call;
+        for (p, join) in c.open_changes() {
+            actions.push(if join {
+                Action::Join(p)
+            } else {
+                Action::Leave(p)
+            });
+        }
         for p in c.pids() {
             let part = c.part(p);
-            if c.changes_left > 0 {
-                match part.status {
-                    Status::Outside => actions.push(Action::Join(p)),
-                    Status::Member => actions.push(Action::Leave(p)),
-                    _ => {}
-                }
-            }
             let l = &s.local[p.0 as usize];
             if part.status == Status::Member && !l.committed && l.holds_proposals() {
                 actions.push(Action::Commit(p));
@@ -647,18 +642,18 @@ impl Model for MlsGatewayModel {
                 _ => {}
             },
             Action::ForgeRemove(p) => {
-                s.call.budget.interference_left -= 1;
+                s.call.spend_interference();
                 Self::disconnect(&mut s, p);
             }
             Action::ForgeGhostAdd => {
-                s.call.budget.interference_left -= 1;
+                s.call.spend_interference();
                 let epoch = s.gateway.epoch;
                 for q in s.gateway.members().iter() {
                     s.net.send(Dest::P(q), Msg::GhostAdd { epoch });
                 }
             }
             Action::ForgeDowngrade(p) => {
-                s.call.budget.interference_left -= 1;
+                s.call.spend_interference();
                 s.net.send(Dest::P(p), Msg::Downgrade);
             }
         }
@@ -742,11 +737,7 @@ impl Describe for MlsGatewayModel {
             Action::ForgeGhostAdd => {
                 Step::new("Server", "server proposes adding an identity it controls")
             }
-            Action::ForgeDowngrade(p) => Step::new(
-                "Server",
-                format!("server orders {p} to use the static key"),
-            )
-            .arrow("Server", p.to_string(), "use the static key"),
+            Action::ForgeDowngrade(p) => steps::forge_downgrade(p),
         }
     }
 

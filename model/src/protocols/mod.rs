@@ -57,6 +57,39 @@ pub fn summarize_call(call: &crate::call::Call) -> String {
     parts.join("; ")
 }
 
+/// Words for the steps every protocol shares.
+pub mod steps {
+    use crate::knowledge::Pid;
+    use crate::trace::Step;
+
+    pub fn leave(p: Pid) -> Step {
+        Step::new(p.to_string(), format!("{p} leaves (and keeps listening)")).arrow(
+            p.to_string(),
+            "Server",
+            "leave",
+        )
+    }
+
+    pub fn forge_leave(p: Pid) -> Step {
+        Step::new("Server", format!("server falsely announces that {p} left"))
+    }
+
+    pub fn forge_ghost_join() -> Step {
+        Step::new(
+            "Server",
+            "server announces a join of an identity it controls",
+        )
+    }
+
+    pub fn forge_downgrade(p: Pid) -> Step {
+        Step::new("Server", format!("server orders {p} to use the static key")).arrow(
+            "Server",
+            p.to_string(),
+            "use the static key",
+        )
+    }
+}
+
 /// Words for a network operation, shared by the protocols.
 pub fn describe_net<M: Clone + PartialEq>(
     net: &Net<M>,
