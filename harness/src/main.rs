@@ -190,17 +190,14 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     bounds: args.bounds.bounds(),
                     ..CheckOptions::new(args.protocol.parse()?)
                 };
-                opts.validate()?;
-                let mut out = std::io::stdout().lock();
-                writeln!(
-                    out,
-                    "Stateright Explorer for {}: http://{}/ (Ctrl-C to stop)",
-                    model_cmd::subject(&opts),
-                    args.addr
-                )?;
-                out.flush()?;
-                drop(out);
-                e2ee_model::explore(&opts, &args.addr)?;
+                let subject = model_cmd::subject(&opts);
+                e2ee_model::explore(&opts, &args.addr, || {
+                    // Said only once the address is ours, so a busy port gets no false promise.
+                    println!(
+                        "Stateright Explorer for {subject}: http://{}/ (Ctrl-C to stop)",
+                        args.addr
+                    );
+                })?;
                 Ok(0)
             }
         },

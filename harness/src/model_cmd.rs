@@ -19,11 +19,6 @@ use std::io::Write;
 pub enum ModelCmdError {
     #[error(transparent)]
     Model(#[from] ModelError),
-    #[error(
-        "--symmetry needs --strategy dfs: Stateright's breadth-first checker ignores symmetry \
-         reduction, so the run would silently explore every state"
-    )]
-    SymmetryNeedsDfs,
     #[error("cannot write the report to stdout")]
     Io(#[from] std::io::Error),
 }
@@ -78,9 +73,6 @@ pub fn plan(req: &Request) -> Result<Vec<Planned>, ModelCmdError> {
     } else {
         vec![req.protocol.parse()?]
     };
-    if req.symmetry && req.strategy != Strategy::Dfs {
-        return Err(ModelCmdError::SymmetryNeedsDfs);
-    }
     let mut planned = Vec::new();
     for protocol in protocols {
         if let Some(m) = mutant {
@@ -111,13 +103,6 @@ pub fn subject(opts: &CheckOptions) -> String {
     match opts.mutant {
         None => opts.protocol.name().to_string(),
         Some(m) => format!("{}+{}", opts.protocol.name(), m.name()),
-    }
-}
-
-fn kind_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Always => "always",
-        Kind::Sometimes => "sometimes",
     }
 }
 
@@ -353,7 +338,7 @@ pub fn render_outcome(outcome: &CheckOutcome) -> String {
         .iter()
         .map(|c| {
             let p = outcome.property(&c.name);
-            let kind = p.map_or("-", |p| kind_name(p.kind));
+            let kind = p.map_or("-", |p| p.kind.as_str());
             let mut detail = c.reason.clone();
             if let Some(t) = p.filter(|p| violated(p)).and_then(|p| p.trace.as_ref()) {
                 let _ = write!(
@@ -694,7 +679,10 @@ mod tests {
 
         req.bounds = Bounds::default();
         req.symmetry = true;
-        assert!(matches!(plan(&req), Err(ModelCmdError::SymmetryNeedsDfs)));
+        assert!(matches!(
+            plan(&req),
+            Err(ModelCmdError::Model(ModelError::BadOptions(_)))
+        ));
         req.strategy = Strategy::Dfs;
         assert!(plan(&req).is_ok());
     }

@@ -1,13 +1,26 @@
 //! `cargo bench -p e2ee-model`: states/s, unique states, wall time and peak memory per protocol
-//! at 3, 4 and 5 participants (3 joins or leaves, 1 server interference: drop, reorder, replay or
-//! forgery). One exhaustive run per row (a model
-//! check is deterministic in its counts, so repeated sampling would only cost minutes).
-//! `E2EE_BENCH_MAX=4` stops after 4 participants; `E2EE_BENCH_THREADS` sets checker threads.
+//! at 3, 4 and 5 participants, and at the 4-participant target bounds, with every server power
+//! enabled. One exhaustive breadth-first run per row (counts are deterministic, so repeated
+//! sampling would only cost minutes), each in its own process so that peak memory is the row's.
+//!
+//! Environment: `E2EE_BENCH_THREADS` (default 2), `E2EE_BENCH_TIMEOUT` seconds per row (default
+//! 300; a row over it is reported as such). A filter argument selects protocols by name.
 
 use e2ee_model::{check, Bounds, CheckOptions, Protocol, Strategy};
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-/// Peak resident memory of this process so far, from /proc (Linux); 0 elsewhere.
+/// (participants, changes, interference): the scaling rows, then the target rows.
+const ROWS: &[(u8, u8, u8)] = &[(3, 2, 1), (4, 2, 1), (5, 2, 1), (4, 3, 1), (4, 3, 2)];
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Peak resident memory of this process, from /proc (Linux); 0 elsewhere.
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -21,59 +34,83 @@ fn peak_rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// Runs one row in this process and prints its table line.
+fn run_row(protocol: Protocol, (participants, max_changes, max_interference): (u8, u8, u8)) {
+    let opts = CheckOptions {
+        protocol,
+        bounds: Bounds {
+            participants,
+            initial_members: 2,
+            max_changes,
+            max_interference,
+        },
+        mutant: None,
+        threads: env_or("E2EE_BENCH_THREADS", 2),
+        symmetry: false,
+        strategy: Strategy::Bfs,
+    };
+    match check(&opts, &mut |_| {}) {
+        Ok(out) => {
+            let secs = out.elapsed.max(Duration::from_millis(1)).as_secs_f64();
+            let verdict = if out.expectation_met() {
+                "all hold"
+            } else {
+                "VIOLATION"
+            };
+            println!(
+                "| {protocol} | {participants} | {max_changes} | {max_interference} | {} | {} | {:.0} | {secs:.1} s | {:.0} MiB | {verdict} |",
+                out.unique_state_count,
+                out.state_count,
+                out.state_count as f64 / secs,
+                peak_rss_mib()
+            );
+        }
+        Err(e) => println!(
+            "| {protocol} | {participants} | {max_changes} | {max_interference} | error: {e} |"
+        ),
+    }
+}
+
 fn main() {
-    // `cargo bench` passes `--bench`; a filter argument selects protocols by name.
-    let filter: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let max: u8 = std::env::var("E2EE_BENCH_MAX")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
-    let threads: usize = std::env::var("E2EE_BENCH_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2);
-    println!("| protocol | participants | changes | interference | unique states | states | states/s | wall | peak RSS (process) |");
-    println!("|---|---|---|---|---|---|---|---|---|");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(row) = args.iter().position(|a| a == "--row") {
+        let spec: Vec<&str> = args[row + 1].split(',').collect();
+        let protocol: Protocol = spec[0].parse().expect("protocol");
+        let n = |i: usize| spec[i].parse::<u8>().expect("bound");
+        run_row(protocol, (n(1), n(2), n(3)));
+        return;
+    }
+    let filter: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    let timeout = Duration::from_secs(env_or("E2EE_BENCH_TIMEOUT", 300));
+    let me = std::env::current_exe().expect("own path");
+    println!("| protocol | participants | changes | interference | unique states | states | states/s | wall | peak RSS | properties |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for protocol in Protocol::ALL {
         if !filter.is_empty() && !filter.iter().any(|f| protocol.name().contains(f.as_str())) {
             continue;
         }
-        for participants in 3..=max {
-            let bounds = Bounds {
-                participants,
-                initial_members: 2,
-                max_changes: 3,
-                max_interference: 1,
-            };
-            let opts = CheckOptions {
-                protocol,
-                bounds,
-                mutant: None,
-                threads,
-                symmetry: false,
-                strategy: Strategy::Bfs,
-            };
-            let out = match check(&opts, &mut |_| {}) {
-                Ok(out) => out,
-                Err(e) => {
-                    eprintln!("{protocol} at {participants}: {e}");
-                    continue;
+        for &(p, c, i) in ROWS {
+            let mut child = Command::new(&me)
+                .args(["--row", &format!("{protocol},{p},{c},{i}")])
+                .stdout(Stdio::inherit())
+                .spawn()
+                .expect("spawn a row");
+            let start = Instant::now();
+            loop {
+                if child.try_wait().expect("wait").is_some() {
+                    break;
                 }
-            };
-            let secs = out.elapsed.max(Duration::from_millis(1)).as_secs_f64();
-            println!(
-                "| {protocol} | {participants} | {} | {} | {} | {} | {:.0} | {:.1} s | {:.0} MiB |",
-                bounds.max_changes,
-                bounds.max_interference,
-                out.unique_state_count,
-                out.state_count,
-                out.state_count as f64 / secs,
-                secs,
-                peak_rss_mib()
-            );
+                if start.elapsed() > timeout {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    println!(
+                        "| {protocol} | {p} | {c} | {i} | over {} s: not finished | | | | | |",
+                        timeout.as_secs()
+                    );
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
     }
 }

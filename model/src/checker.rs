@@ -142,27 +142,29 @@ pub fn check(
     }
 }
 
-/// Serves Stateright's Explorer for `opts` on `addr`; blocks.
-pub fn explore(opts: &CheckOptions, addr: &str) -> Result<(), ModelError> {
+/// Serves Stateright's Explorer for `opts` on `addr`, calling `on_ready` once the address is
+/// known to be free; blocks.
+pub fn explore(opts: &CheckOptions, addr: &str, on_ready: impl FnOnce()) -> Result<(), ModelError> {
     opts.validate()?;
+    // Stateright's Explorer panics when it cannot bind; find out first and say so.
+    std::net::TcpListener::bind(addr).map_err(|e| ModelError::Listen(format!("{addr}: {e}")))?;
+    on_ready();
     let b = opts.bounds;
     match opts.protocol {
         Protocol::Leader => serve(LeaderModel::new(b, opts.mutant), addr),
         Protocol::MlsDc => serve(MlsDcModel::new(b, opts.mutant), addr),
         Protocol::MlsGateway => serve(MlsGatewayModel::new(b, opts.mutant), addr),
     }
+    Ok(())
 }
 
-fn serve<M>(model: M, addr: &str) -> Result<(), ModelError>
+fn serve<M>(model: M, addr: &str)
 where
     M: Model + Send + Sync + 'static,
     M::State: Debug + Hash + Clone + PartialEq + Send + Sync,
     M::Action: Debug + Clone + PartialEq + Send + Sync,
 {
-    // Stateright's Explorer panics when it cannot bind; find out first and say so.
-    std::net::TcpListener::bind(addr).map_err(|e| ModelError::Listen(format!("{addr}: {e}")))?;
     let _checker = model.checker().serve(addr.to_string());
-    Ok(())
 }
 
 fn run<M>(model: M, opts: &CheckOptions, on_progress: &mut dyn FnMut(Progress)) -> CheckOutcome

@@ -292,10 +292,7 @@ pub fn listing() -> Vec<(String, String, String)> {
         rows.push(("protocol".into(), p.name().into(), p.description().into()));
     }
     for p in properties::PROPERTIES {
-        let kind = match p.kind {
-            properties::Kind::Always => "always",
-            properties::Kind::Sometimes => "sometimes",
-        };
+        let kind = p.kind.as_str();
         rows.push((
             "property".into(),
             p.name.into(),

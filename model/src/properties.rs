@@ -29,6 +29,15 @@ pub enum Kind {
     Sometimes,
 }
 
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Always => "always",
+            Kind::Sometimes => "sometimes",
+        }
+    }
+}
+
 /// A property's name, kind and one-line meaning.
 #[derive(Clone, Copy, Debug, serde::Serialize)]
 pub struct PropertyInfo {
