@@ -152,6 +152,20 @@ impl<M: Clone + PartialEq> Net<M> {
         }
     }
 
+    /// Keeps only the queued messages for which `keep(recipient, message)` holds. Models use it
+    /// to take out messages whose delivery could change nothing: fewer states, same verdicts.
+    pub fn retain(&mut self, keep: impl Fn(Dest, &M) -> bool) {
+        let n = self.queues.len() - 1;
+        for (slot, q) in self.queues.iter_mut().enumerate() {
+            let to = if slot == n {
+                Dest::Server
+            } else {
+                Dest::P(Pid(slot as u8))
+            };
+            q.retain(|m| keep(to, m));
+        }
+    }
+
     /// Renames participants for symmetry reduction; `f` renames inside messages.
     #[must_use]
     pub fn permute(&self, perm: &[u8], f: impl Fn(&M) -> M) -> Net<M> {

@@ -460,6 +460,10 @@ impl Model for LeaderModel {
                 s.net.send(Dest::P(p), Msg::Downgrade);
             }
         }
+        // Whoever is gone acts on nothing: its queue can only add no-op interleavings.
+        let gone = s.call.with_status(Status::Gone);
+        s.net
+            .retain(|to, _| !matches!(to, Dest::P(p) if gone.contains(p)));
         Some(s)
     }
 

@@ -558,6 +558,22 @@ impl Model for MlsDcModel {
                 s.net.send(Dest::P(p), Msg::Downgrade);
             }
         }
+        // Take out what can change nothing: anything for someone gone, and a commit for an
+        // epoch its member has passed (members apply only the next epoch's).
+        let call = &s.call;
+        s.net.retain(|to, m| match to {
+            Dest::P(p) => {
+                let part = call.part(p);
+                match m {
+                    _ if part.status == Status::Gone => false,
+                    Msg::Commit { epoch, .. } => {
+                        part.status != Status::Member || *epoch > part.epoch
+                    }
+                    _ => true,
+                }
+            }
+            Dest::Server => true,
+        });
         Some(s)
     }
 

@@ -549,17 +549,8 @@ impl MlsGatewayModel {
     /// server could do with it (drop it, deliver something behind it out of order, replay it)
     /// spend its budget or excuse convergence, so removing it removes only weaker adversaries.
     fn prune(&self, s: &mut MlsGatewayState) {
-        let n = s.net.queues.len() - 1;
-        for slot in 0..=n {
-            let to = if slot == n {
-                Dest::Server
-            } else {
-                Dest::P(Pid(slot as u8))
-            };
-            let q = std::mem::take(&mut s.net.queues[slot]);
-            let kept: Vec<Msg> = q.into_iter().filter(|m| self.live(s, to, m)).collect();
-            s.net.queues[slot] = kept;
-        }
+        let snapshot = s.clone();
+        s.net.retain(|to, m| self.live(&snapshot, to, m));
     }
 }
 
