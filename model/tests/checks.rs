@@ -84,12 +84,21 @@ fn correct_protocols_hold_every_property_with_pinned_state_counts() {
 
 #[test]
 fn every_mutant_is_caught_with_its_shortest_counterexample() {
+    // Every `always` property must be seen failing under some mutant: none is unfalsifiable.
+    let mut ever_violated = std::collections::BTreeSet::new();
     for protocol in Protocol::ALL {
         for mutant in Mutant::ALL
             .into_iter()
             .filter(|m| m.applies_to().contains(&protocol))
         {
             let outcome = run(protocol, Some(mutant), Strategy::Bfs, false);
+            ever_violated.extend(
+                outcome
+                    .properties
+                    .iter()
+                    .filter(|p| !p.holds)
+                    .map(|p| p.name),
+            );
             let target = outcome
                 .property(mutant.target())
                 .expect("target is a property");
@@ -109,6 +118,16 @@ fn every_mutant_is_caught_with_its_shortest_counterexample() {
                 format!("{}\n{}", trace.to_words(), trace.to_mermaid())
             );
         }
+    }
+    for info in e2ee_model::properties::PROPERTIES
+        .iter()
+        .filter(|p| p.kind == Kind::Always)
+    {
+        assert!(
+            ever_violated.contains(info.name),
+            "no mutant violates {}",
+            info.name
+        );
     }
 }
 
@@ -141,5 +160,23 @@ fn symmetry_cuts_states_fivefold_with_three_interchangeable_joiners() {
             plain.unique_state_count,
             reduced.unique_state_count
         );
+    }
+}
+
+/// Negative control for the vacuity witnesses: with no membership change allowed nothing
+/// happens, so every `always` property holds and every witness must report that it never did.
+#[test]
+fn witnesses_fail_when_nothing_can_happen() {
+    let frozen = Bounds {
+        max_changes: 0,
+        max_interference: 0,
+        ..small()
+    };
+    for protocol in Protocol::ALL {
+        let outcome = run_at(frozen, protocol, None, Strategy::Bfs, false);
+        for p in &outcome.properties {
+            assert_eq!(p.holds, p.kind == Kind::Always, "{protocol}: {}", p.name);
+        }
+        assert!(!outcome.expectation_met());
     }
 }
