@@ -24,7 +24,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run every check the tool has (for now: the design-level models at default bounds).
+    /// Run every check the tool has (for now: every design-level model, exhaustively, at 4
+    /// participants, 3 joins or leaves and 1 server interference).
     Check {
         #[command(flatten)]
         json: JsonArg,
@@ -158,8 +159,11 @@ fn init_tracing() {
 fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Check { json } => with_record(json, |out| {
-            writeln!(out, "Design level: every protocol model, default bounds\n")?;
-            let planned = model_cmd::plan(&Request::defaults())?;
+            writeln!(
+                out,
+                "Design level: every protocol model at the assurance bounds\n"
+            )?;
+            let planned = model_cmd::plan(&Request::assurance())?;
             Ok(model_cmd::run_plan(&planned, out)?)
         }),
         Command::Model { command } => match command {

@@ -36,7 +36,7 @@ pub struct Request {
 }
 
 impl Request {
-    /// Every protocol at default bounds, no mutant: what `e2ee check` runs.
+    /// Every protocol at default bounds, no mutant.
     pub fn defaults() -> Request {
         Request {
             protocol: ALL.into(),
@@ -45,6 +45,16 @@ impl Request {
             threads: 1,
             symmetry: false,
             strategy: Strategy::Bfs,
+        }
+    }
+}
+
+impl Request {
+    /// What `e2ee check` runs: every protocol, no mutant, at [`Bounds::assurance`].
+    pub fn assurance() -> Request {
+        Request {
+            bounds: Bounds::assurance(),
+            ..Request::defaults()
         }
     }
 }

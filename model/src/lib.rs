@@ -252,6 +252,17 @@ impl Default for Bounds {
 }
 
 impl Bounds {
+    /// The bounds `e2ee check` proves every protocol at: four participants (two of them
+    /// joiners), three joins or leaves, and one interference of any kind by the server.
+    pub fn assurance() -> Bounds {
+        Bounds {
+            participants: 4,
+            initial_members: 2,
+            max_changes: 3,
+            max_interference: 1,
+        }
+    }
+
     /// Rejects bounds the models cannot represent (rosters are bitsets of 7, keys of 32).
     pub fn validate(&self) -> Result<(), ModelError> {
         let n = self.participants as usize;
