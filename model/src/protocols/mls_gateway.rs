@@ -549,8 +549,10 @@ impl MlsGatewayModel {
     /// server could do with it (drop it, deliver something behind it out of order, replay it)
     /// spend its budget or excuse convergence, so removing it removes only weaker adversaries.
     fn prune(&self, s: &mut MlsGatewayState) {
-        let snapshot = s.clone();
-        s.net.retain(|to, m| self.live(&snapshot, to, m));
+        // `live` reads everything but the network, so lift the network out while filtering it.
+        let mut net = std::mem::replace(&mut s.net, Net { queues: Vec::new() });
+        net.retain(|to, m| self.live(s, to, m));
+        s.net = net;
     }
 }
 
