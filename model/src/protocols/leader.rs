@@ -2,18 +2,25 @@
 //!
 //! - A participant joins by telling the server (Zoom's MMR) it is there; the server tells the
 //!   meeting's *leader*. Join requests are signed with the participant's identity key, so the
-//!   leader only admits participants whose request it can verify.
-//! - The leader makes a fresh meeting key on every join and every leave, wraps it to each
+//!   leader only admits participants whose request it can verify, and only once.
+//! - The leader makes a fresh meeting key on every join and every leave ("The leader should
+//!   trigger a rekey whenever a participant enters or leaves the meeting"), wraps it to each
 //!   participant's public key, and sends each wrapped copy with the new participant list.
-//! - A participant installs a key update only from the leader it follows and only if its epoch
-//!   is newer than the one it has. Joins are one-time: nobody seen leaving is admitted again.
-//! - When the leader leaves, the server picks a new leader (the longest-present participant),
-//!   hands it the list of present participants and the latest epoch it saw, and tells everyone
-//!   present who leads now; the new leader rotates.
+//! - A participant installs a key update only from the leader it follows and only if its
+//!   sequence number (here: epoch) is greater than the one it has ("otherwise the key rotation is
+//!   ignored").
+//! - When the leader drops out, "the Zoom server picks a new leader arbitrarily and sends a signal
+//!   to participants indicating that the leader has changed"; here it picks the longest-present
+//!   participant, hands it the present participants and the latest epoch it saw, and numbers its
+//!   appointments (terms) so that an old appointment cannot be replayed. The new leader rotates.
 //!
 //! The server may also drop, reorder and replay, announce a leave nobody made (a kick of anyone
-//! but the leader: deposing a live leader only splits the meeting), announce
-//! a join of an identity of its own, and order participants to fall back to a static key.
+//! but the leader: deposing a live leader partitions the meeting, which the whitepaper names "one
+//! unavoidable attack the Zoom server can perform" — a denial of service, no secret at stake),
+//! announce a join of an identity of its own, and order participants to fall back to a static key.
+//!
+//! Simplified: rekeys are immediate (Zoom may delay a rekey on leave by up to 10 s and batch
+//! joins), and the leader participant list's heartbeat chain is folded into the key update.
 
 use super::{describe_net, steps, summarize_call, Describe};
 use crate::adversary::{Dest, Net, NetOp};
@@ -403,8 +410,8 @@ impl Model for LeaderModel {
         s.net.ops(&c.budget, &mut ops);
         actions.extend(ops.into_iter().map(Action::Net));
         if c.budget.interference_left > 0 {
-            // Deposing a live leader makes two leaders: a denial of service Zoom's design
-            // leaves to the server, with no secret at stake, so the model spares the leader.
+            // Deposing a live leader partitions the meeting (the whitepaper's "unavoidable
+            // attack"): a denial of service with no secret at stake, so the model spares it.
             for p in s.present.iter().filter(|p| Some(*p) != s.leader) {
                 actions.push(Action::ForgeLeave(p));
             }
