@@ -10,6 +10,10 @@ use e2ee_model::{check, Bounds, CheckOptions, Protocol, Strategy};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+// The allocator the `e2ee` binary uses, so the numbers are the tool's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// (participants, changes, interference): the scaling rows, then the target rows.
 const ROWS: &[(u8, u8, u8)] = &[(3, 2, 1), (4, 2, 1), (5, 2, 1), (4, 3, 1), (4, 3, 2)];
 

@@ -88,7 +88,8 @@ pub struct PropertyOutcome {
     pub kind: Kind,
     /// Always: no counterexample. Sometimes: an example exists.
     pub holds: bool,
-    /// The counterexample of a violated `always`, or the example of a `sometimes`.
+    /// The counterexample of a violated `always`, or the example of a `sometimes`: the shortest,
+    /// found by a breadth-first search of its own whatever the checker's threads and strategy.
     pub trace: Option<Trace>,
 }
 
