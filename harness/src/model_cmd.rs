@@ -369,8 +369,7 @@ pub fn render_outcome(outcome: &CheckOutcome) -> String {
         let Some(trace) = &p.trace else { continue };
         let _ = writeln!(
             out,
-            "\n{} counterexample to {} ({}):",
-            "Shortest",
+            "\nShortest counterexample to {} ({}):",
             p.name,
             plural(trace.steps.len(), "step", "steps")
         );
