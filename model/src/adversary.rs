@@ -4,8 +4,9 @@
 //! recipient in the order it was sent (as a delivery service's ordered broadcast delivers it).
 //! Delivering the head of a queue is what an honest server does; each interference costs one unit
 //! of the server's budget: drop any queued message, deliver one out of order (reorder, delay), or
-//! duplicate one to the tail of its queue (replayed later). Forging membership events is per
-//! protocol (see each protocol's `Forge` actions) and costs from the same budget.
+//! duplicate one to the tail of its queue (replayed later). Its forgeries ([`Forgery`]: a kick,
+//! a join of its own identity, a downgrade order) cost from the same budget; each protocol says
+//! whom they can target and what its members make of them.
 
 use crate::knowledge::Pid;
 use std::fmt;
@@ -36,6 +37,32 @@ impl fmt::Display for Dest {
             Dest::Server => write!(f, "Server"),
         }
     }
+}
+
+/// Something the server says that nobody said; each costs one unit of its budget.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Forgery {
+    /// Announce that `p` left, or propose removing it, though it did not leave: a kick.
+    Kick(Pid),
+    /// Announce a join of, or propose adding, an identity the server controls.
+    GhostJoin,
+    /// Order `p` to fall back to the static key.
+    Downgrade(Pid),
+}
+
+/// One move of the server: an operation on the network, or a forgery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ServerMove {
+    Net(NetOp),
+    Forge(Forgery),
+}
+
+/// Whom a protocol's server can aim its forgeries at in a state.
+#[derive(Clone, Copy, Debug)]
+pub struct Targets {
+    pub kick: crate::knowledge::Roster,
+    pub ghost: bool,
+    pub downgrade: crate::knowledge::Roster,
 }
 
 /// An operation that does not fit the state it was applied to.
@@ -110,6 +137,31 @@ impl<M: Clone + PartialEq> Net<M> {
                     out.push(NetOp::Duplicate { to, index });
                 }
             }
+        }
+    }
+
+    /// Every move the server may make now: the network operations its budget allows, then, if
+    /// any budget is left, each forgery at each of `targets`.
+    pub fn server_moves(&self, budget: &Budget, targets: Targets, out: &mut Vec<ServerMove>) {
+        let mut ops = Vec::new();
+        self.ops(budget, &mut ops);
+        out.extend(ops.into_iter().map(ServerMove::Net));
+        if budget.interference_left > 0 {
+            out.extend(
+                targets
+                    .kick
+                    .iter()
+                    .map(|p| ServerMove::Forge(Forgery::Kick(p))),
+            );
+            if targets.ghost {
+                out.push(ServerMove::Forge(Forgery::GhostJoin));
+            }
+            out.extend(
+                targets
+                    .downgrade
+                    .iter()
+                    .map(|p| ServerMove::Forge(Forgery::Downgrade(p))),
+            );
         }
     }
 

@@ -23,7 +23,7 @@
 //! joins), and the leader participant list's heartbeat chain is folded into the key update.
 
 use super::{describe_net, steps, summarize_call, Describe};
-use crate::adversary::{Dest, Net, NetOp};
+use crate::adversary::{Dest, Forgery, Net, ServerMove, Targets};
 use crate::call::{Call, Status};
 use crate::knowledge::{Agent, KeyId, Pid, Roster, Wrap};
 use crate::properties::{self, GroupView};
@@ -184,13 +184,8 @@ pub enum Action {
     Join(Pid),
     /// `p` tells the server it leaves.
     Leave(Pid),
-    Net(NetOp),
-    /// The server announces that `p` left, though it did not.
-    ForgeLeave(Pid),
-    /// The server announces a join of an identity it controls.
-    ForgeGhostJoin,
-    /// The server orders `p` to use the static key.
-    ForgeDowngrade(Pid),
+    /// What the server does: deliver, drop, reorder, replay, or forge.
+    Server(ServerMove),
 }
 
 #[derive(Clone, Debug)]
@@ -406,20 +401,23 @@ impl Model for LeaderModel {
                 Action::Leave(p)
             });
         }
-        let mut ops = Vec::new();
-        s.net.ops(&c.budget, &mut ops);
-        actions.extend(ops.into_iter().map(Action::Net));
-        if c.budget.interference_left > 0 {
-            // Deposing a live leader partitions the meeting (the whitepaper's "unavoidable
-            // attack"): a denial of service with no secret at stake, so the model spares it.
-            for p in s.present.iter().filter(|p| Some(*p) != s.leader) {
-                actions.push(Action::ForgeLeave(p));
-            }
-            actions.push(Action::ForgeGhostJoin);
-            for p in c.with_status(Status::Member).iter() {
-                actions.push(Action::ForgeDowngrade(p));
-            }
-        }
+        let mut moves = Vec::new();
+        s.net.server_moves(
+            &c.budget,
+            Targets {
+                // Deposing a live leader partitions the meeting (the whitepaper's "unavoidable
+                // attack"): a denial of service with no secret at stake, so the model spares it.
+                kick: s
+                    .present
+                    .iter()
+                    .filter(|p| Some(*p) != s.leader)
+                    .fold(Roster::EMPTY, Roster::with),
+                ghost: true,
+                downgrade: c.with_status(Status::Member),
+            },
+            &mut moves,
+        );
+        actions.extend(moves.into_iter().map(Action::Server));
     }
 
     fn next_state(&self, last: &LeaderState, action: Action) -> Option<LeaderState> {
@@ -447,22 +445,22 @@ impl Model for LeaderModel {
                     self.announce_departure(&mut s, p);
                 }
             }
-            Action::Net(op) => {
+            Action::Server(ServerMove::Net(op)) => {
                 if let Some((Dest::P(r), msg)) = s.net.apply(op, &mut s.call.budget).ok()? {
                     self.receive(&mut s, r, msg);
                 }
             }
-            Action::ForgeLeave(p) => {
+            Action::Server(ServerMove::Forge(Forgery::Kick(p))) => {
                 s.call.spend_interference();
                 self.announce_departure(&mut s, p);
             }
-            Action::ForgeGhostJoin => {
+            Action::Server(ServerMove::Forge(Forgery::GhostJoin)) => {
                 s.call.spend_interference();
                 if let Some(l) = s.leader {
                     s.net.send(Dest::P(l), Msg::GhostJoined);
                 }
             }
-            Action::ForgeDowngrade(p) => {
+            Action::Server(ServerMove::Forge(Forgery::Downgrade(p))) => {
                 s.call.spend_interference();
                 s.net.send(Dest::P(p), Msg::Downgrade);
             }
@@ -485,10 +483,12 @@ impl Describe for LeaderModel {
             Action::Join(p) => Step::new(p.to_string(), format!("{p} asks the server to join"))
                 .arrow(p.to_string(), "Server", "join"),
             Action::Leave(p) => steps::leave(p),
-            Action::Net(op) => describe_net(&s.net, op, |m| m.words(), |m| sender_of(s, m)),
-            Action::ForgeLeave(p) => steps::forge_leave(p),
-            Action::ForgeGhostJoin => steps::forge_ghost_join(),
-            Action::ForgeDowngrade(p) => steps::forge_downgrade(p),
+            Action::Server(ServerMove::Net(op)) => {
+                describe_net(&s.net, op, |m| m.words(), |m| sender_of(s, m))
+            }
+            Action::Server(ServerMove::Forge(Forgery::Kick(p))) => steps::forge_leave(p),
+            Action::Server(ServerMove::Forge(Forgery::GhostJoin)) => steps::forge_ghost_join(),
+            Action::Server(ServerMove::Forge(Forgery::Downgrade(p))) => steps::forge_downgrade(p),
         }
     }
 

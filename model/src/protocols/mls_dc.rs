@@ -17,7 +17,7 @@
 //! relays that participant), announce a join of an identity of its own, and order a downgrade.
 
 use super::{describe_net, steps, summarize_call, Describe};
-use crate::adversary::{Dest, Net, NetOp};
+use crate::adversary::{Dest, Forgery, Net, ServerMove, Targets};
 use crate::call::{Call, Status};
 use crate::knowledge::{Agent, KeyId, Pid, Roster, Wrap};
 use crate::properties::{self, GroupView};
@@ -187,7 +187,8 @@ impl Representative for MlsDcState {
 pub enum Action {
     Join(Pid),
     Leave(Pid),
-    Net(NetOp),
+    /// What the server does: deliver, drop, reorder, replay, or forge.
+    Server(ServerMove),
     /// The DC sends `joiner` its Welcome (the first half of an add).
     DcWelcome {
         dc: Pid,
@@ -203,9 +204,6 @@ pub enum Action {
         dc: Pid,
         leaver: Pid,
     },
-    ForgeLeave(Pid),
-    ForgeGhostJoin,
-    ForgeDowngrade(Pid),
 }
 
 #[derive(Clone, Debug)]
@@ -460,18 +458,17 @@ impl Model for MlsDcModel {
                 }
             }
         }
-        let mut ops = Vec::new();
-        s.net.ops(&c.budget, &mut ops);
-        actions.extend(ops.into_iter().map(Action::Net));
-        if c.budget.interference_left > 0 {
-            for p in s.connected.iter() {
-                actions.push(Action::ForgeLeave(p));
-            }
-            actions.push(Action::ForgeGhostJoin);
-            for p in c.with_status(Status::Member).iter() {
-                actions.push(Action::ForgeDowngrade(p));
-            }
-        }
+        let mut moves = Vec::new();
+        s.net.server_moves(
+            &c.budget,
+            Targets {
+                kick: s.connected,
+                ghost: true,
+                downgrade: c.with_status(Status::Member),
+            },
+            &mut moves,
+        );
+        actions.extend(moves.into_iter().map(Action::Server));
     }
 
     fn next_state(&self, last: &MlsDcState, action: Action) -> Option<MlsDcState> {
@@ -489,7 +486,7 @@ impl Model for MlsDcModel {
                     Self::broadcast(&mut s, None, Msg::UserLeft(p));
                 }
             }
-            Action::Net(op) => {
+            Action::Server(ServerMove::Net(op)) => {
                 if let Some((Dest::P(r), msg)) = s.net.apply(op, &mut s.call.budget).ok()? {
                     self.receive(&mut s, r, msg);
                 }
@@ -544,16 +541,16 @@ impl Model for MlsDcModel {
                 };
                 self.commit(&mut s, dc, Op::Remove(leaver), key, path_to);
             }
-            Action::ForgeLeave(p) => {
+            Action::Server(ServerMove::Forge(Forgery::Kick(p))) => {
                 s.call.spend_interference();
                 s.connected = s.connected.without(p);
                 Self::broadcast(&mut s, None, Msg::UserLeft(p));
             }
-            Action::ForgeGhostJoin => {
+            Action::Server(ServerMove::Forge(Forgery::GhostJoin)) => {
                 s.call.spend_interference();
                 Self::broadcast(&mut s, None, Msg::GhostJoined);
             }
-            Action::ForgeDowngrade(p) => {
+            Action::Server(ServerMove::Forge(Forgery::Downgrade(p))) => {
                 s.call.spend_interference();
                 s.net.send(Dest::P(p), Msg::Downgrade);
             }
@@ -588,7 +585,7 @@ impl Describe for MlsDcModel {
             Action::Join(p) => Step::new(p.to_string(), format!("{p} connects and asks to join"))
                 .arrow(p.to_string(), "Server", "join"),
             Action::Leave(p) => steps::leave(p),
-            Action::Net(op) => describe_net(
+            Action::Server(ServerMove::Net(op)) => describe_net(
                 &s.net,
                 op,
                 |m| m.words(),
@@ -612,9 +609,9 @@ impl Describe for MlsDcModel {
                 format!("{dc}, as DC, commits the Remove of {leaver} and moves to the next epoch"),
             )
             .arrow(dc.to_string(), "Server", format!("Remove {leaver} commit")),
-            Action::ForgeLeave(p) => steps::forge_leave(p),
-            Action::ForgeGhostJoin => steps::forge_ghost_join(),
-            Action::ForgeDowngrade(p) => steps::forge_downgrade(p),
+            Action::Server(ServerMove::Forge(Forgery::Kick(p))) => steps::forge_leave(p),
+            Action::Server(ServerMove::Forge(Forgery::GhostJoin)) => steps::forge_ghost_join(),
+            Action::Server(ServerMove::Forge(Forgery::Downgrade(p))) => steps::forge_downgrade(p),
         }
     }
 

@@ -39,7 +39,7 @@
 //! `mint` and `prune`.
 
 use super::{describe_net, steps, summarize_call, Describe};
-use crate::adversary::{Dest, Net, NetOp};
+use crate::adversary::{Dest, Forgery, Net, NetOp, ServerMove, Targets};
 use crate::call::{Call, Status};
 use crate::knowledge::{Agent, KeyId, Pid, Roster, Wrap};
 use crate::properties::{self, GroupView};
@@ -267,13 +267,8 @@ pub enum Action {
     Leave(Pid),
     /// Member `p` commits the proposals it holds.
     Commit(Pid),
-    Net(NetOp),
-    /// The gateway proposes removing `p`, who did not leave, and disconnects it.
-    ForgeRemove(Pid),
-    /// The gateway proposes adding an identity it controls.
-    ForgeGhostAdd,
-    /// The server orders `p` to use the static key.
-    ForgeDowngrade(Pid),
+    /// What the server does: deliver, drop, reorder, replay, or forge.
+    Server(ServerMove),
 }
 
 #[derive(Clone, Debug)]
@@ -592,21 +587,17 @@ impl Model for MlsGatewayModel {
                 actions.push(Action::Commit(p));
             }
         }
-        let mut ops = Vec::new();
-        s.net.ops(&c.budget, &mut ops);
-        actions.extend(ops.into_iter().map(Action::Net));
-        if c.budget.interference_left > 0 {
-            let members = s.gateway.members();
-            for p in members.iter() {
-                actions.push(Action::ForgeRemove(p));
-            }
-            if !members.is_empty() {
-                actions.push(Action::ForgeGhostAdd);
-            }
-            for p in c.with_status(Status::Member).iter() {
-                actions.push(Action::ForgeDowngrade(p));
-            }
-        }
+        let mut moves = Vec::new();
+        s.net.server_moves(
+            &c.budget,
+            Targets {
+                kick: s.gateway.members(),
+                ghost: !s.gateway.members().is_empty(),
+                downgrade: c.with_status(Status::Member),
+            },
+            &mut moves,
+        );
+        actions.extend(moves.into_iter().map(Action::Server));
     }
 
     fn next_state(&self, last: &MlsGatewayState, action: Action) -> Option<MlsGatewayState> {
@@ -629,23 +620,25 @@ impl Model for MlsGatewayModel {
                 }
             }
             Action::Commit(m) => self.commit(&mut s, m)?,
-            Action::Net(op) => match s.net.apply(op, &mut s.call.budget).ok()? {
-                Some((Dest::P(r), msg)) => self.receive(&mut s, r, msg),
-                Some((Dest::Server, Msg::Commit(c))) => self.sequence(&mut s, c)?,
-                _ => {}
-            },
-            Action::ForgeRemove(p) => {
+            Action::Server(ServerMove::Net(op)) => {
+                match s.net.apply(op, &mut s.call.budget).ok()? {
+                    Some((Dest::P(r), msg)) => self.receive(&mut s, r, msg),
+                    Some((Dest::Server, Msg::Commit(c))) => self.sequence(&mut s, c)?,
+                    _ => {}
+                }
+            }
+            Action::Server(ServerMove::Forge(Forgery::Kick(p))) => {
                 s.call.spend_interference();
                 Self::disconnect(&mut s, p);
             }
-            Action::ForgeGhostAdd => {
+            Action::Server(ServerMove::Forge(Forgery::GhostJoin)) => {
                 s.call.spend_interference();
                 let epoch = s.gateway.epoch;
                 for q in s.gateway.members().iter() {
                     s.net.send(Dest::P(q), Msg::GhostAdd { epoch });
                 }
             }
-            Action::ForgeDowngrade(p) => {
+            Action::Server(ServerMove::Forge(Forgery::Downgrade(p))) => {
                 s.call.spend_interference();
                 s.net.send(Dest::P(p), Msg::Downgrade);
             }
@@ -697,7 +690,7 @@ impl Describe for MlsGatewayModel {
                 )
                 .arrow(m.to_string(), "Server", format!("commit to epoch {epoch}"))
             }
-            Action::Net(op) => {
+            Action::Server(ServerMove::Net(op)) => {
                 // Commits go to the gateway from their committer; everything members receive,
                 // announced commits included, comes from the gateway.
                 let to_gateway = matches!(
@@ -723,14 +716,14 @@ impl Describe for MlsGatewayModel {
                     },
                 )
             }
-            Action::ForgeRemove(p) => Step::new(
+            Action::Server(ServerMove::Forge(Forgery::Kick(p))) => Step::new(
                 "Server",
                 format!("server proposes removing {p}, who did not leave, and disconnects it"),
             ),
-            Action::ForgeGhostAdd => {
+            Action::Server(ServerMove::Forge(Forgery::GhostJoin)) => {
                 Step::new("Server", "server proposes adding an identity it controls")
             }
-            Action::ForgeDowngrade(p) => steps::forge_downgrade(p),
+            Action::Server(ServerMove::Forge(Forgery::Downgrade(p))) => steps::forge_downgrade(p),
         }
     }
 
@@ -782,16 +775,16 @@ mod tests {
     }
 
     fn deliver(p: u8) -> Action {
-        Action::Net(NetOp::Deliver {
+        Action::Server(ServerMove::Net(NetOp::Deliver {
             to: Dest::P(Pid(p)),
             index: 0,
-        })
+        }))
     }
 
-    const TO_GATEWAY: Action = Action::Net(NetOp::Deliver {
+    const TO_GATEWAY: Action = Action::Server(ServerMove::Net(NetOp::Deliver {
         to: Dest::Server,
         index: 0,
-    });
+    }));
 
     #[test]
     fn correct_protocol_holds_every_property() {
@@ -863,7 +856,7 @@ mod tests {
         let s = run(
             &model,
             &[
-                Action::ForgeRemove(Pid(1)),
+                Action::Server(ServerMove::Forge(Forgery::Kick(Pid(1)))),
                 deliver(0),
                 Action::Commit(Pid(0)),
                 TO_GATEWAY,
@@ -888,7 +881,7 @@ mod tests {
         let s = run(
             &model,
             &[
-                Action::ForgeRemove(Pid(0)),
+                Action::Server(ServerMove::Forge(Forgery::Kick(Pid(0)))),
                 Action::Leave(Pid(1)),
                 Action::Join(Pid(2)),
                 deliver(2),
