@@ -53,7 +53,7 @@ fn run_at(
 const PINNED: &[(Protocol, usize, usize, usize)] = &[
     (Protocol::Leader, 5738, 5738, 2891),
     (Protocol::MlsDc, 191746, 191746, 95911),
-    (Protocol::MlsGateway, 145689, 145689, 72881),
+    (Protocol::MlsGateway, 110251, 110251, 55166),
 ];
 
 #[test]

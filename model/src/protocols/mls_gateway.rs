@@ -11,16 +11,18 @@
 //!   waiting to be added). A participant leaves by disconnecting: the gateway broadcasts an
 //!   external Remove proposal to the members still connected.
 //! - A member keeps the proposals for its current epoch and ignores those for any other epoch.
-//! - A member holding proposals commits them, once per epoch: a fresh key for the next epoch, the
-//!   roster with its proposals applied; the UpdatePath wraps the key to the members staying, the
-//!   Welcome to the members added. It sends commit and Welcome to the gateway and waits: it does
-//!   not apply its own commit before the gateway announces it. Proposals it hears after
-//!   committing it leaves to the gateway, which proposes them again in the next epoch.
-//! - The first commit the gateway receives for the epoch after its own wins: the gateway advances,
-//!   announces the commit to every connected member, hands each added member its Welcome, then
-//!   proposes again, for the new epoch, whatever adds and removes the commit left out. It discards
-//!   later commits for a decided epoch, replays, and commits from clients no longer connected (such
-//!   a commit leaves out the Remove of its own sender, so it is invalid in DAVE's eyes).
+//! - A member holding proposals commits them all: a fresh key for the next epoch, the roster
+//!   with its proposals applied; the UpdatePath wraps the key to the members staying, the Welcome
+//!   to the members added. It sends commit and Welcome to the gateway and waits: it does not apply
+//!   its own commit before the gateway announces it. If more proposals come in the same epoch,
+//!   its commit no longer covers them, so it commits again.
+//! - The first commit the gateway receives for the epoch after its own wins, if it is valid: it
+//!   must cover every pending add and remove ("references all unrevoked proposals broadcast in
+//!   the epoch"). The gateway advances, announces the commit to every connected member, hands
+//!   each added member its Welcome, then proposes for the new epoch whoever connected or left in
+//!   between. It discards incomplete commits, later commits for a decided epoch, replays, and
+//!   commits from clients no longer connected (such a commit leaves out the Remove of its own
+//!   sender, so it is invalid in DAVE's eyes).
 //! - A member applies the announced commit for the epoch after its own: it sees itself removed and
 //!   stops, or installs the new key and roster. A joiner installs the key and roster of its
 //!   Welcome. Anything for an older epoch is ignored.
@@ -355,11 +357,10 @@ impl MlsGatewayModel {
             key: None,
             roster: minus(union(me.roster, adds), removes),
         };
-        // What it holds is in the commit; what it hears later this epoch the gateway will
-        // propose again in the next.
+        // It keeps what it holds: if more proposals come this epoch, it commits them all again.
         s.local[m.0 as usize] = Local {
             committed: true,
-            ..Local::default()
+            ..local
         };
         if self.reuses_key(&c) {
             self.mint(s, &mut c)?;
@@ -425,7 +426,11 @@ impl MlsGatewayModel {
     /// The gateway sequences a commit from its inbox: the first for its next epoch wins.
     fn sequence(&self, s: &mut MlsGatewayState, mut c: Commit) -> Option<()> {
         let g = s.gateway;
-        if !g.connected.contains(c.from) || c.epoch != g.epoch + 1 {
+        // DAVE protocol.md: a valid commit "references all unrevoked proposals broadcast in the
+        // epoch"; one that misses a pending add or remove is invalid and not broadcast.
+        let complete = minus(g.pending_adds(), c.adds).is_empty()
+            && minus(g.pending_removes(), c.removes).is_empty();
+        if !g.connected.contains(c.from) || c.epoch != g.epoch + 1 || !complete {
             return Some(());
         }
         let key = self.mint(s, &mut c)?;
@@ -459,17 +464,17 @@ impl MlsGatewayModel {
                 epoch,
                 adds,
                 removes,
-            } if member && epoch == me.epoch && !local.committed => {
+            } if member && epoch == me.epoch => {
+                // New proposals make a commit already sent incomplete: commit again.
                 local.adds = union(local.adds, adds);
                 local.removes = union(local.removes, removes);
+                local.committed = false;
             }
             Msg::GhostAdd { epoch }
-                if member
-                    && epoch == me.epoch
-                    && !local.committed
-                    && self.is(Mutant::AcceptServerAdd) =>
+                if member && epoch == me.epoch && self.is(Mutant::AcceptServerAdd) =>
             {
                 local.ghost = true;
+                local.committed = false;
             }
             Msg::Commit(Commit {
                 epoch,
@@ -516,7 +521,6 @@ impl MlsGatewayModel {
             };
         };
         let me = s.call.part(r);
-        let local = &s.local[r.0 as usize];
         match me.status {
             Status::Outside | Status::Gone => false,
             Status::Joining => match msg {
@@ -525,13 +529,8 @@ impl MlsGatewayModel {
                 _ => true,
             },
             Status::Member => match *msg {
-                Msg::Proposals { epoch, .. } => {
-                    epoch > me.epoch || (epoch == me.epoch && !local.committed)
-                }
-                Msg::GhostAdd { epoch } => {
-                    self.is(Mutant::AcceptServerAdd)
-                        && (epoch > me.epoch || (epoch == me.epoch && !local.committed))
-                }
+                Msg::Proposals { epoch, .. } => epoch >= me.epoch,
+                Msg::GhostAdd { epoch } => self.is(Mutant::AcceptServerAdd) && epoch >= me.epoch,
                 Msg::Commit(c) => c.epoch > me.epoch,
                 Msg::Welcome { .. } | Msg::Create { .. } => false,
                 Msg::Downgrade => self.is(Mutant::ServerDowngrade),
