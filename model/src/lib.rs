@@ -80,7 +80,7 @@ impl Protocol {
             }
             Protocol::MlsGateway => {
                 "MLS, server as external sender: the gateway proposes adds/removes, any member \
-                 commits, the first commit of an epoch wins (Discord DAVE, discord/dave-protocol)"
+                 commits, the first valid commit of an epoch wins (Discord DAVE, discord/dave-protocol)"
             }
         }
     }
