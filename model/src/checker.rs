@@ -134,13 +134,49 @@ pub fn check(
     opts: &CheckOptions,
     on_progress: &mut dyn FnMut(Progress),
 ) -> Result<CheckOutcome, ModelError> {
+    check_within(opts, MAX_GENERATED_STATES, on_progress)
+}
+
+/// The most states a check generates before it gives up: about 150 million distinct states,
+/// some 20 GiB at the models' 130 bytes or so a state — what a 24 GiB machine holds.
+pub const MAX_GENERATED_STATES: usize = 600_000_000;
+
+/// [`check`], giving up with [`ModelError::TooBig`] once `max_states` states were generated: a
+/// partial exploration is no verdict, and bounds that do not fit in memory are a usage error.
+pub fn check_within(
+    opts: &CheckOptions,
+    max_states: usize,
+    on_progress: &mut dyn FnMut(Progress),
+) -> Result<CheckOutcome, ModelError> {
     opts.validate()?;
     let b = opts.bounds;
-    match opts.protocol {
-        Protocol::Leader => Ok(run(LeaderModel::new(b, opts.mutant), opts, on_progress)),
-        Protocol::MlsDc => Ok(run(MlsDcModel::new(b, opts.mutant), opts, on_progress)),
-        Protocol::MlsGateway => Ok(run(MlsGatewayModel::new(b, opts.mutant), opts, on_progress)),
+    let outcome = match opts.protocol {
+        Protocol::Leader => run(
+            LeaderModel::new(b, opts.mutant),
+            opts,
+            max_states,
+            on_progress,
+        ),
+        Protocol::MlsDc => run(
+            MlsDcModel::new(b, opts.mutant),
+            opts,
+            max_states,
+            on_progress,
+        ),
+        Protocol::MlsGateway => run(
+            MlsGatewayModel::new(b, opts.mutant),
+            opts,
+            max_states,
+            on_progress,
+        ),
+    };
+    if outcome.state_count >= max_states {
+        return Err(ModelError::TooBig {
+            generated: outcome.state_count,
+            unique: outcome.unique_state_count,
+        });
     }
+    Ok(outcome)
 }
 
 /// Serves Stateright's Explorer for `opts` on `addr`, calling `on_ready` once the address is
@@ -168,13 +204,21 @@ where
     let _checker = model.checker().serve(addr.to_string());
 }
 
-fn run<M>(model: M, opts: &CheckOptions, on_progress: &mut dyn FnMut(Progress)) -> CheckOutcome
+fn run<M>(
+    model: M,
+    opts: &CheckOptions,
+    max_states: usize,
+    on_progress: &mut dyn FnMut(Progress),
+) -> CheckOutcome
 where
     M: Model + Describe + Send + Sync + 'static,
     M::State: GroupView + Representative + Debug + Hash + Clone + Eq + Send + Sync,
     M::Action: Debug + Clone + PartialEq + Send + Sync,
 {
-    let mut builder = model.checker().threads(opts.threads);
+    let mut builder = model
+        .checker()
+        .threads(opts.threads)
+        .target_state_count(max_states);
     if opts.symmetry {
         builder = builder.symmetry();
     }

@@ -16,7 +16,8 @@ pub mod protocols;
 pub mod trace;
 
 pub use checker::{
-    check, explore, CheckOptions, CheckOutcome, Progress, PropertyOutcome, Strategy,
+    check, check_within, explore, CheckOptions, CheckOutcome, Progress, PropertyOutcome, Strategy,
+    MAX_GENERATED_STATES,
 };
 
 use serde::Serialize;
@@ -40,6 +41,12 @@ pub enum ModelError {
     },
     #[error("bad bounds: {0}")]
     BadBounds(String),
+    #[error(
+        "the bounds do not fit: the check gave up after {generated} states ({unique} distinct), \
+         more than this machine's memory holds; lower --participants, --max-changes or \
+         --max-interference"
+    )]
+    TooBig { generated: usize, unique: usize },
     #[error("cannot serve the Explorer on {0}")]
     Listen(String),
     #[error("bad options: {0}")]

@@ -180,3 +180,16 @@ fn witnesses_fail_when_nothing_can_happen() {
         assert!(!outcome.expectation_met());
     }
 }
+
+/// Bounds whose state space does not fit are a usage error, not a partial verdict.
+#[test]
+fn a_check_that_outgrows_its_state_budget_is_an_error() {
+    let opts = CheckOptions {
+        bounds: pins(),
+        ..CheckOptions::new(Protocol::MlsDc)
+    };
+    match e2ee_model::check_within(&opts, 1_000, &mut |_| {}) {
+        Err(e2ee_model::ModelError::TooBig { generated, .. }) => assert!(generated >= 1_000),
+        other => panic!("expected TooBig, got {other:?}"),
+    }
+}
