@@ -290,10 +290,7 @@ where
                         .map(|(i, (s, a))| {
                             let next = path.get(i + 1).map_or(&last, |(n, _)| n);
                             let mut step = model.describe(s, a);
-                            let effects = crate::protocols::consequences(s.call(), next.call());
-                            if !effects.is_empty() {
-                                step.words = format!("{}: {}", step.words, effects.join("; "));
-                            }
+                            step.effects = crate::protocols::consequences(s.call(), next.call());
                             step
                         })
                         .collect();

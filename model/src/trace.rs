@@ -18,6 +18,8 @@ pub struct Step {
     /// What happened, a sentence without the number ("server drops the Welcome to P2").
     pub words: String,
     pub arrows: Vec<Arrow>,
+    /// What it changed, one clause each ("P1 uses K2 for epoch 2 ...", "P0 can unwrap K2").
+    pub effects: Vec<String>,
 }
 
 impl Step {
@@ -26,6 +28,7 @@ impl Step {
             actor: actor.into(),
             words: words.into(),
             arrows: Vec::new(),
+            effects: Vec::new(),
         }
     }
 
@@ -54,11 +57,20 @@ pub struct Trace {
 }
 
 impl Trace {
-    /// Numbered steps, one per line: "3. server drops the Welcome to P2".
+    /// Numbered steps, one per line: "3. server drops the Welcome to P2", then what it changed.
     pub fn to_words(&self) -> String {
         let mut out = String::new();
         for (i, s) in self.steps.iter().enumerate() {
-            out.push_str(&format!("{}. {}\n", i + 1, s.words));
+            if s.effects.is_empty() {
+                out.push_str(&format!("{}. {}\n", i + 1, s.words));
+            } else {
+                out.push_str(&format!(
+                    "{}. {}: {}\n",
+                    i + 1,
+                    s.words,
+                    s.effects.join("; ")
+                ));
+            }
         }
         out.push_str(&format!("   then: {}\n", self.final_state));
         out
@@ -101,6 +113,15 @@ impl Trace {
                     a.to,
                     i + 1,
                     mermaid_text(&a.label)
+                ));
+            }
+            if !s.effects.is_empty() {
+                // Effects land where the step's messages do (or on its actor).
+                let at = s.arrows.last().map_or(s.actor.as_str(), |a| a.to.as_str());
+                let at = if at == "Server" { s.actor.as_str() } else { at };
+                out.push_str(&format!(
+                    "    Note over {at}: {}\n",
+                    mermaid_text(&s.effects.join(", "))
                 ));
             }
         }
