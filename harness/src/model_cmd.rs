@@ -123,14 +123,8 @@ pub fn subject(opts: &CheckOptions) -> String {
 
 fn evidence(trace: &Trace) -> Evidence {
     Evidence {
-        // Numbered like `Trace::to_words`, but without its closing "then:" line, which is
-        // `final_state` here.
-        steps: trace
-            .steps
-            .iter()
-            .enumerate()
-            .map(|(i, s)| format!("{}. {}", i + 1, s.words))
-            .collect(),
+        // The closing "then:" line of `Trace::to_words` is `final_state` here.
+        steps: trace.numbered_steps(),
         mermaid: Some(trace.to_mermaid()),
         final_state: Some(trace.final_state.clone()),
     }

@@ -57,20 +57,27 @@ pub struct Trace {
 }
 
 impl Trace {
-    /// Numbered steps, one per line: "3. server drops the Welcome to P2", then what it changed.
+    /// Each step numbered, with what it changed: "3. server drops the Welcome to P2".
+    pub fn numbered_steps(&self) -> Vec<String> {
+        self.steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                if s.effects.is_empty() {
+                    format!("{}. {}", i + 1, s.words)
+                } else {
+                    format!("{}. {}: {}", i + 1, s.words, s.effects.join("; "))
+                }
+            })
+            .collect()
+    }
+
+    /// The numbered steps, one per line, then the final state.
     pub fn to_words(&self) -> String {
         let mut out = String::new();
-        for (i, s) in self.steps.iter().enumerate() {
-            if s.effects.is_empty() {
-                out.push_str(&format!("{}. {}\n", i + 1, s.words));
-            } else {
-                out.push_str(&format!(
-                    "{}. {}: {}\n",
-                    i + 1,
-                    s.words,
-                    s.effects.join("; ")
-                ));
-            }
+        for line in self.numbered_steps() {
+            out.push_str(&line);
+            out.push('\n');
         }
         out.push_str(&format!("   then: {}\n", self.final_state));
         out

@@ -59,10 +59,16 @@ impl Msg {
         Msg(ty as u16 | (uid as u16) << 3)
     }
     fn mls(ty: Ty, target: u8, epoch: i32, sender: u32) -> Msg {
-        assert!((1..=7).contains(&target), "target_uid {target} out of range");
+        assert!(
+            (1..=7).contains(&target),
+            "target_uid {target} out of range"
+        );
         // sender is always DesignatedCommitter evaluated where it is defined (a UID).
         assert!((1..=7).contains(&sender), "sender {sender} out of range");
-        assert!((-1..=126).contains(&epoch), "epoch {epoch} out of the port's range");
+        assert!(
+            (-1..=126).contains(&epoch),
+            "epoch {epoch} out of the port's range"
+        );
         Msg(ty as u16 | (target as u16) << 3 | (sender as u16) << 6 | ((epoch + 1) as u16) << 9)
     }
     pub fn ty(self) -> Ty {
@@ -157,7 +163,9 @@ impl Seq {
     /// Spec: `RemoveElement(seq, x) == SelectSeq(seq, LAMBDA y: x # y)` (keeps order, drops every
     /// copy of x).
     fn remove_element(self, x: u8) -> Seq {
-        self.iter().filter(|&y| y != x).fold(Seq::EMPTY, Seq::append)
+        self.iter()
+            .filter(|&y| y != x)
+            .fold(Seq::EMPTY, Seq::append)
     }
     fn has_duplicates(self) -> bool {
         let v: Vec<u8> = self.iter().collect();
@@ -335,7 +343,10 @@ impl OrangeState {
         &mut self.user_states[uid as usize - 1]
     }
     fn append_msg(&mut self, m: Msg) {
-        assert!((self.n_msgs as usize) < MAX_MSGS, "more than {MAX_MSGS} messages");
+        assert!(
+            (self.n_msgs as usize) < MAX_MSGS,
+            "more than {MAX_MSGS} messages"
+        );
         self.messages[self.n_msgs as usize] = m;
         self.n_msgs += 1;
     }
@@ -507,8 +518,7 @@ impl OrangeTla {
             DcPc::DcSendAdd => true,
             DcPc::Done => false,
         };
-        let terminating =
-            s.pc == (DsPc::Done, UsersPc::Done, DcPc::Done);
+        let terminating = s.pc == (DsPc::Done, UsersPc::Done, DcPc::Done);
         ds || users || dc || terminating
     }
 }
@@ -631,7 +641,10 @@ impl Model for OrangeTla {
             OrangeAction::Join => {
                 // macro append_user_joined_event()
                 n.append_msg(Msg::join_leave(Ty::UserJoined, s.next_free_uid));
-                assert!((n.n_users as usize) < MAX_USERS, "more than {MAX_USERS} users");
+                assert!(
+                    (n.n_users as usize) < MAX_USERS,
+                    "more than {MAX_USERS} users"
+                );
                 n.user_states[n.n_users as usize] = UserState {
                     welcomed: false,
                     epoch: self.default_epoch,
@@ -781,11 +794,10 @@ impl OrangeTla {
         if msg.is_add_remove() {
             n.new_welcomed = BoolOrZero::Bool(me.welcomed);
             n.nonwelcomed_to_welcomed = false;
-            let ignore = (msg.ty() == Ty::MlsAdd
-                && msg.uid() == uid
-                && msg.epoch() + 1 == me.epoch as i32)
-                || (uid as u32 == v.dc && msg.epoch() < me.epoch as i32)
-                || !me.welcomed;
+            let ignore =
+                (msg.ty() == Ty::MlsAdd && msg.uid() == uid && msg.epoch() + 1 == me.epoch as i32)
+                    || (uid as u32 == v.dc && msg.epoch() < me.epoch as i32)
+                    || !me.welcomed;
             if ignore {
                 n.ignore_msg = true;
             } else {
@@ -866,9 +878,8 @@ fn unique_target_uid(s: &OrangeState) -> bool {
     let ms = s.messages();
     (0..ms.len()).all(|i| {
         !ms[i].is_add_remove()
-            || (0..ms.len()).all(|j| {
-                !(j != i && ms[i].ty() == ms[j].ty()) || ms[i].uid() != ms[j].uid()
-            })
+            || (0..ms.len())
+                .all(|j| !(j != i && ms[i].ty() == ms[j].ty()) || ms[i].uid() != ms[j].uid())
     })
 }
 
