@@ -3,6 +3,8 @@
 pub mod leader;
 pub mod mls_dc;
 pub mod mls_gateway;
+/// Cloudflare's TLA+ model of Orange Meets, ported step for step (issue 3; not yet on the CLI).
+pub mod orange_tla;
 
 use crate::adversary::{Net, NetOp};
 use crate::trace::Step;

@@ -16,10 +16,8 @@
 //! equal here exactly when TLC's would be, so `unique_state_count` must equal TLC's distinct
 //! count.
 //!
-//! Self-contained on purpose (stateright and std only) so it can be compiled standalone with
-//! `#[path]`.
-
-#![allow(dead_code)]
+//! Self-contained on purpose (stateright and std only): it shares nothing with the symbolic
+//! models, whose properties it does not have.
 
 use stateright::{Model, Property};
 use std::fmt;
