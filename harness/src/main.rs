@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use e2ee_harness::model_cmd::{self, Request};
 use e2ee_harness::results::{self, Check, Run};
-use e2ee_model::{Bounds, CheckOptions};
+use e2ee_model::{Bounds, CheckOptions, Protocol};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,16 +76,29 @@ struct BoundsArgs {
     /// Break the protocol on purpose (see `e2ee model list`); the check must catch it.
     #[arg(long, value_name = "M")]
     mutant: Option<String>,
+    /// The Orange port's bound (`--protocol orange-dc` only) [default: 5, Cloudflare's config].
+    #[arg(long, value_name = "N")]
+    max_total_users: Option<u8>,
 }
 
 impl BoundsArgs {
-    fn bounds(&self) -> Bounds {
-        Bounds {
-            participants: self.participants,
+    /// The bounds for `protocol`: the Orange port's only bound, MaxTotalUsers, rides in
+    /// `participants`.
+    fn bounds(&self, protocol: &str) -> anyhow::Result<Bounds> {
+        let orange = protocol == Protocol::OrangeDc.name();
+        if self.max_total_users.is_some() && !orange {
+            anyhow::bail!("--max-total-users applies to --protocol orange-dc only");
+        }
+        Ok(Bounds {
+            participants: if orange {
+                self.max_total_users.unwrap_or(5)
+            } else {
+                self.participants
+            },
             initial_members: self.initial_members,
             max_changes: self.max_changes,
             max_interference: self.max_interference,
-        }
+        })
     }
 }
 
@@ -179,9 +192,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             }
             ModelCommand::Check(args) => {
                 let req = Request {
+                    bounds: args.bounds.bounds(&args.protocol)?,
                     protocol: args.protocol,
                     mutant: args.bounds.mutant.clone(),
-                    bounds: args.bounds.bounds(),
                     threads: args.threads.unwrap_or_else(model_cmd::available_cores),
                     symmetry: args.symmetry,
                     strategy: match args.strategy {
@@ -196,7 +209,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             ModelCommand::Explore(args) => {
                 let opts = CheckOptions {
                     mutant: args.bounds.mutant.as_deref().map(str::parse).transpose()?,
-                    bounds: args.bounds.bounds(),
+                    bounds: args.bounds.bounds(&args.protocol)?,
                     ..CheckOptions::new(args.protocol.parse()?)
                 };
                 let subject = model_cmd::subject(&opts);

@@ -260,6 +260,13 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 /// The bounds and search settings in words, for a heading.
 pub fn describe_options(o: &CheckOptions) -> String {
     let b = o.bounds;
+    if o.protocol == Protocol::OrangeDc {
+        return format!(
+            "MaxTotalUsers = {} (Cloudflare's Orange.toolbox/Model_1 checked 5); {}",
+            b.participants,
+            plural(o.threads, "thread", "threads")
+        );
+    }
     let strategy = match o.strategy {
         Strategy::Bfs => "breadth-first",
         Strategy::Dfs => "depth-first",

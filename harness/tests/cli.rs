@@ -34,7 +34,7 @@ fn model_list_names_every_protocol_and_mutant() {
     let out = e2ee(&["model", "list"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
-    for p in Protocol::ALL {
+    for p in Protocol::NAMED {
         assert!(
             text.contains(p.name()),
             "{} missing from:\n{text}",
@@ -221,4 +221,59 @@ fn top_level_check_records_every_protocol() {
             p.name()
         );
     }
+}
+
+#[test]
+fn orange_port_reports_the_specs_invariants_by_name() {
+    let path = json_path("orange");
+    let out = e2ee(&[
+        "model",
+        "check",
+        "--protocol",
+        "orange-dc",
+        "--max-total-users",
+        "4",
+        "--json",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let run = Run::read_json(&path).expect("a results record");
+    for name in [
+        "UniqueTargetUidInvariant",
+        "MonotonicEpochInvariant",
+        "EndWithEqualEpochs",
+        "WelcomeImpliesAdd",
+    ] {
+        let check = run
+            .checks
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("{name} missing"));
+        assert_eq!(check.verdict, Verdict::Pass, "{name}");
+        assert_eq!(check.figures.get("unique_states"), Some(&18_241.0));
+    }
+}
+
+#[test]
+fn orange_bound_misused_is_a_usage_error() {
+    let out = e2ee(&[
+        "model",
+        "check",
+        "--protocol",
+        "leader",
+        "--max-total-users",
+        "4",
+    ]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("orange-dc only"), "{}", stderr(&out));
+    let out = e2ee(&[
+        "model",
+        "check",
+        "--protocol",
+        "orange-dc",
+        "--max-total-users",
+        "9",
+    ]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("MaxTotalUsers 9"), "{}", stderr(&out));
 }

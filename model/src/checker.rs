@@ -1,13 +1,14 @@
 //! Runs a protocol model through Stateright and reports in plain data.
 
-use crate::properties::{self, GroupView, Kind};
+use crate::properties::Kind;
 use crate::protocols::{
-    leader::LeaderModel, mls_dc::MlsDcModel, mls_gateway::MlsGatewayModel, Describe,
+    leader::LeaderModel, mls_dc::MlsDcModel, mls_gateway::MlsGatewayModel, orange_tla::OrangeTla,
+    Describe,
 };
 use crate::trace::Trace;
 use crate::{Bounds, ModelError, Mutant, Protocol};
 use serde::Serialize;
-use stateright::{Checker, Model, Representative};
+use stateright::{Checker, Expectation, Model, Representative};
 use std::fmt::Debug;
 use std::hash::Hash;
 use std::time::{Duration, Instant};
@@ -45,7 +46,17 @@ impl CheckOptions {
     }
 
     pub fn validate(&self) -> Result<(), ModelError> {
-        self.bounds.validate()?;
+        if self.protocol == Protocol::OrangeDc {
+            // The port packs UIDs in 3 bits; MaxTotalUsers 6 already outgrows memory.
+            let n = self.bounds.participants;
+            if !(2..=6).contains(&n) {
+                return Err(ModelError::BadBounds(format!(
+                    "MaxTotalUsers {n}: the Orange port takes 2 to 6 (Cloudflare checked 5)"
+                )));
+            }
+        } else {
+            self.bounds.validate()?;
+        }
         if let Some(m) = self.mutant {
             if !m.applies_to().contains(&self.protocol) {
                 return Err(ModelError::MutantNotApplicable {
@@ -169,6 +180,12 @@ pub fn check_within(
             max_states,
             on_progress,
         ),
+        Protocol::OrangeDc => run(
+            OrangeTla::new(b.participants),
+            opts,
+            max_states,
+            on_progress,
+        ),
     };
     if outcome.state_count >= max_states {
         return Err(ModelError::TooBig {
@@ -191,6 +208,7 @@ pub fn explore(opts: &CheckOptions, addr: &str, on_ready: impl FnOnce()) -> Resu
         Protocol::Leader => serve(LeaderModel::new(b, opts.mutant), addr),
         Protocol::MlsDc => serve(MlsDcModel::new(b, opts.mutant), addr),
         Protocol::MlsGateway => serve(MlsGatewayModel::new(b, opts.mutant), addr),
+        Protocol::OrangeDc => serve(OrangeTla::new(b.participants), addr),
     }
     Ok(())
 }
@@ -212,7 +230,7 @@ fn run<M>(
 ) -> CheckOutcome
 where
     M: Model + Describe + Send + Sync + 'static,
-    M::State: GroupView + Representative + Debug + Hash + Clone + Eq + Send + Sync,
+    M::State: Representative + Debug + Hash + Clone + Eq + Send + Sync,
     M::Action: Debug + Clone + PartialEq + Send + Sync,
 {
     let mut builder = model
@@ -235,7 +253,7 @@ fn finish<M, C>(
 ) -> CheckOutcome
 where
     M: Model + Describe,
-    M::State: GroupView + Debug + Hash + Clone + Eq,
+    M::State: Debug + Hash + Clone + Eq,
     M::Action: Debug + Clone + PartialEq,
     C: Checker<M>,
 {
@@ -262,27 +280,29 @@ where
     });
     let model = checker.model();
     let discovered = checker.discoveries();
-    let conditions = model.properties();
-    let properties = properties::PROPERTIES
-        .iter()
-        .map(|info| {
-            let found = discovered.contains_key(info.name);
-            let holds = match info.kind {
+    // The model's own properties, in its order: the shared group-key ones, or a port's invariants.
+    let properties = model
+        .properties()
+        .into_iter()
+        .map(|p| {
+            let kind = match p.expectation {
+                Expectation::Sometimes => Kind::Sometimes,
+                Expectation::Always | Expectation::Eventually => Kind::Always,
+            };
+            let found = discovered.contains_key(p.name);
+            let holds = match kind {
                 Kind::Always => !found,
                 Kind::Sometimes => found,
             };
             // Stateright keeps the last path it saw, not the first; search again for the shortest.
+            let wanted = p.condition;
+            let hit = |s: &M::State| match kind {
+                Kind::Always => !wanted(model, s),
+                Kind::Sometimes => wanted(model, s),
+            };
             let trace = found
-                .then(|| conditions.iter().find(|p| p.name == info.name))
+                .then(|| shortest_path(model, hit))
                 .flatten()
-                .and_then(|p| {
-                    let wanted = p.condition;
-                    let hit = |s: &M::State| match info.kind {
-                        Kind::Always => !wanted(model, s),
-                        Kind::Sometimes => wanted(model, s),
-                    };
-                    shortest_path(model, hit)
-                })
                 .map(|(path, last)| {
                     let steps = path
                         .iter()
@@ -290,7 +310,7 @@ where
                         .map(|(i, (s, a))| {
                             let next = path.get(i + 1).map_or(&last, |(n, _)| n);
                             let mut step = model.describe(s, a);
-                            step.effects = crate::protocols::consequences(s.call(), next.call());
+                            step.effects = model.effects(s, next);
                             step
                         })
                         .collect();
@@ -300,8 +320,8 @@ where
                     }
                 });
             PropertyOutcome {
-                name: info.name,
-                kind: info.kind,
+                name: p.name,
+                kind,
                 holds,
                 trace,
             }

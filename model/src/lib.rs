@@ -27,7 +27,7 @@ use std::str::FromStr;
 /// Errors a caller can make; every one is a usage error, never a panic.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ModelError {
-    #[error("unknown protocol `{0}` (known: {known})", known = Protocol::ALL.iter().map(|p| p.name()).collect::<Vec<_>>().join(", "))]
+    #[error("unknown protocol `{0}` (known: {known})", known = Protocol::NAMED.iter().map(|p| p.name()).collect::<Vec<_>>().join(", "))]
     UnknownProtocol(String),
     #[error("unknown mutant `{0}` (known: {known})", known = Mutant::ALL.iter().map(|m| m.name()).collect::<Vec<_>>().join(", "))]
     UnknownMutant(String),
@@ -62,16 +62,28 @@ pub enum Protocol {
     MlsDc,
     /// MLS with the server as external sender and commit sequencer (Discord DAVE).
     MlsGateway,
+    /// Cloudflare's own TLA+ model of Orange Meets, ported step for step; its bound is
+    /// `participants` = MaxTotalUsers, its properties are the spec's invariants.
+    OrangeDc,
 }
 
 impl Protocol {
+    /// The symbolic group-key models: the shared properties, mutants and adversary.
     pub const ALL: [Protocol; 3] = [Protocol::Leader, Protocol::MlsDc, Protocol::MlsGateway];
+    /// Every protocol the CLI knows by name.
+    pub const NAMED: [Protocol; 4] = [
+        Protocol::Leader,
+        Protocol::MlsDc,
+        Protocol::MlsGateway,
+        Protocol::OrangeDc,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Protocol::Leader => "leader",
             Protocol::MlsDc => "mls-dc",
             Protocol::MlsGateway => "mls-gateway",
+            Protocol::OrangeDc => "orange-dc",
         }
     }
 
@@ -84,6 +96,10 @@ impl Protocol {
             Protocol::MlsDc => {
                 "MLS, designated committer: the lowest-UID live added member sends Welcome, then \
                  Add; and Remove (Cloudflare Orange Meets, cloudflareresearch/orange-e2ee-model-check)"
+            }
+            Protocol::OrangeDc => {
+                "Cloudflare's TLA+ model of Orange Meets (orange_draft1.tla at 404f994), ported step \
+                 for step; bound: MaxTotalUsers; properties: the spec's invariants"
             }
             Protocol::MlsGateway => {
                 "MLS, server as external sender: the gateway proposes adds/removes, any member \
@@ -102,7 +118,7 @@ impl fmt::Display for Protocol {
 impl FromStr for Protocol {
     type Err = ModelError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Protocol::ALL
+        Protocol::NAMED
             .into_iter()
             .find(|p| p.name() == s)
             .ok_or_else(|| ModelError::UnknownProtocol(s.to_string()))
@@ -306,7 +322,7 @@ impl Bounds {
 /// One line per protocol, property and mutant, for `e2ee model list`.
 pub fn listing() -> Vec<(String, String, String)> {
     let mut rows = Vec::new();
-    for p in Protocol::ALL {
+    for p in Protocol::NAMED {
         rows.push(("protocol".into(), p.name().into(), p.description().into()));
     }
     for p in properties::PROPERTIES {

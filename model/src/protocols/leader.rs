@@ -495,6 +495,10 @@ impl Describe for LeaderModel {
     fn summarize(&self, s: &LeaderState) -> String {
         summarize_call(&s.call)
     }
+
+    fn effects(&self, before: &LeaderState, after: &LeaderState) -> Vec<String> {
+        super::consequences(&before.call, &after.call)
+    }
 }
 
 fn sender_of(_s: &LeaderState, m: &Msg) -> String {

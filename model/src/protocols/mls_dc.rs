@@ -618,4 +618,8 @@ impl Describe for MlsDcModel {
     fn summarize(&self, s: &MlsDcState) -> String {
         summarize_call(&s.call)
     }
+
+    fn effects(&self, before: &MlsDcState, after: &MlsDcState) -> Vec<String> {
+        super::consequences(&before.call, &after.call)
+    }
 }

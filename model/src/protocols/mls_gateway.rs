@@ -729,6 +729,10 @@ impl Describe for MlsGatewayModel {
     fn summarize(&self, s: &MlsGatewayState) -> String {
         summarize_call(&s.call)
     }
+
+    fn effects(&self, before: &MlsGatewayState, after: &MlsGatewayState) -> Vec<String> {
+        super::consequences(&before.call, &after.call)
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 pub mod leader;
 pub mod mls_dc;
 pub mod mls_gateway;
-/// Cloudflare's TLA+ model of Orange Meets, ported step for step (issue 3; not yet on the CLI).
+/// Cloudflare's TLA+ model of Orange Meets, ported step for step.
 pub mod orange_tla;
 
 use crate::adversary::{Net, NetOp};
@@ -16,6 +16,10 @@ pub trait Describe: Model {
     fn describe(&self, state: &Self::State, action: &Self::Action) -> Step;
     /// A state in words: who is in which epoch with which key, and who knows what.
     fn summarize(&self, state: &Self::State) -> String;
+    /// What a step changed, one clause each; none by default.
+    fn effects(&self, _before: &Self::State, _after: &Self::State) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// The words every protocol's summary shares: each participant's epoch, key and roster, and the
@@ -177,4 +181,26 @@ pub fn consequences(before: &crate::call::Call, after: &crate::call::Call) -> Ve
         out.push(format!("the server can unwrap {}", keys.join(" ")));
     }
     out
+}
+
+/// The Orange port speaks TLA+: its steps are the translation's actions, its states TLC's.
+impl Describe for orange_tla::OrangeTla {
+    fn describe(
+        &self,
+        _state: &orange_tla::OrangeState,
+        action: &orange_tla::OrangeAction,
+    ) -> Step {
+        Step::new("TLC", format!("{action:?}"))
+    }
+
+    fn summarize(&self, state: &orange_tla::OrangeState) -> String {
+        format!("{state:?}")
+    }
+}
+
+/// UIDs are ordered (the designated committer is the lowest live one): no two are interchangeable.
+impl stateright::Representative for orange_tla::OrangeState {
+    fn representative(&self) -> Self {
+        self.clone()
+    }
 }

@@ -158,6 +158,16 @@ impl Seq {
         assert!(!self.is_empty(), "Tail(<<>>): TLC would report an error");
         Seq(self.0 >> 3)
     }
+    /// `seq[Len(seq)]` (mutant [`OrangeMutant::WelcomeOutOfOrder`] only).
+    fn last(self) -> u8 {
+        assert!(!self.is_empty(), "last of <<>>");
+        self.get(self.len() - 1)
+    }
+    /// `SubSeq(seq, 1, Len(seq) - 1)` (mutant [`OrangeMutant::WelcomeOutOfOrder`] only).
+    fn without_last(self) -> Seq {
+        assert!(!self.is_empty(), "without_last of <<>>");
+        Seq(self.0 & !(7 << (3 * (self.len() - 1))))
+    }
     /// Spec: `RemoveElement(seq, x) == SelectSeq(seq, LAMBDA y: x # y)` (keeps order, drops every
     /// copy of x).
     fn remove_element(self, x: u8) -> Seq {
@@ -350,17 +360,53 @@ impl OrangeState {
     }
 }
 
-/// The spec's constants (MC.tla: MaxTotalUsers = 5, MIN_FAILURE = 99999999, DEFAULT_EPOCH = -1).
+/// A deliberate deviation from the spec, one per "Lessons learned" section of Orange's README
+/// (at HEAD of orange-e2ee-model-check): the ordering mistakes the authors made while building
+/// the model. Each changes only the DC's add (labels `DcMain`/`DcSendAdd`); the state type,
+/// the other processes and the properties are untouched, and each makes the checker report a
+/// counterexample (see `tests/orange_tla.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OrangeMutant {
+    /// "Welcomes must come before Adds": the two labelled steps of the DC's add swap their
+    /// messages. `DcMain` appends the Add (`epoch |-> dc_new_epoch - 1`, `sender |->
+    /// DesignatedCommitter`); `DcSendAdd`, unless `dc_uid_at_start_of_add \in DeadUids`, appends
+    /// the Welcome (`epoch |-> dc_new_epoch`, `sender |-> dc_uid_at_start_of_add`). Everything
+    /// else (local variables, `dc_is_currently_adding`, the skip on death) is as in the spec;
+    /// `cur_branch` names the message each step sends. If the DC leaves between the two steps,
+    /// the joiner is in `AddedUids` (it may even become the DC) but never gets a Welcome:
+    /// `JoinImpliesWelcome` fails.
+    AddBeforeWelcome,
+    /// "Users should be welcomed in the order they arrive": the DC welcomes (and then adds) the
+    /// *newest* pending joiner, `users_pending_add[Len(users_pending_add)]`, instead of
+    /// `Head(users_pending_add)`, and keeps the rest of the list in order. Nothing else changes
+    /// (the DC is still `Min(AliveUids \intersect AddedUids)`). A joiner reads only the messages
+    /// after its own `user_joined`. With two joiners 2 and 3 welcomed as 3 then 2, uid 2 is
+    /// still unwelcomed when it reads the Add of 3, ignores it, and keeps 3 pending forever
+    /// (`EndWithNoPendings`, at MaxTotalUsers = 4, no death needed); and if the DC leaves after
+    /// adding 3, the new DC 3 never saw 2 join, so 2 is never welcomed (`JoinImpliesWelcome`,
+    /// which needs a leave after the second join, so MaxTotalUsers = 5).
+    WelcomeOutOfOrder,
+}
+
+/// The spec's constants (MC.tla: MaxTotalUsers = 5, MIN_FAILURE = 99999999, DEFAULT_EPOCH = -1),
+/// and optionally a [`OrangeMutant`].
 #[derive(Clone, Debug)]
 pub struct OrangeTla {
     pub max_total_users: u8,
     pub min_failure: u32,
     pub default_epoch: i8,
+    /// `None`: the spec as written.
+    pub mutant: Option<OrangeMutant>,
 }
 
 impl OrangeTla {
     /// The constants of `Orange.toolbox/Model_1/MC.tla` with `MaxTotalUsers` as given.
     pub fn new(max_total_users: u8) -> OrangeTla {
+        OrangeTla::with_mutant(max_total_users, None)
+    }
+
+    /// [`OrangeTla::new`], with the DC's add changed as `mutant` says (`None`: the spec).
+    pub fn with_mutant(max_total_users: u8, mutant: Option<OrangeMutant>) -> OrangeTla {
         assert!(
             (2..=8).contains(&max_total_users),
             "the port packs UIDs in 3 bits: MaxTotalUsers must be 2..=8"
@@ -369,6 +415,7 @@ impl OrangeTla {
             max_total_users,
             min_failure: 99_999_999,
             default_epoch: -1,
+            mutant,
         }
     }
 }
@@ -665,12 +712,21 @@ impl Model for OrangeTla {
                 let dc = v.dc;
                 let me = *s.user(dc);
                 if self.dc_has_pending_adds(s, &v) {
+                    // Pop the joining user: Head/Tail, or (mutant) the newest one.
+                    let (target, rest) = if self.mutant == Some(OrangeMutant::WelcomeOutOfOrder) {
+                        (
+                            me.users_pending_add.last(),
+                            me.users_pending_add.without_last(),
+                        )
+                    } else {
+                        (me.users_pending_add.head(), me.users_pending_add.tail())
+                    };
                     n.my_uid = dc;
                     n.dc_uid_at_start_of_add = dc as u8;
                     n.cur_branch = Branch::AddingWelcome;
                     n.dc_is_currently_adding = true;
-                    n.target_uid = me.users_pending_add.head();
-                    n.dc_new_pending_adds = SeqOrZero::Seq(me.users_pending_add.tail());
+                    n.target_uid = target;
+                    n.dc_new_pending_adds = SeqOrZero::Seq(rest);
                     n.dc_new_epoch = me.epoch + 1;
                     n.dc_new_idx = me.idx_in_messages;
                     n.dc_new_welcomed = BoolOrZero::Bool(me.welcomed);
@@ -679,15 +735,25 @@ impl Model for OrangeTla {
                         welcomed: me.welcomed,
                         epoch: n.dc_new_epoch,
                         idx_in_messages: me.idx_in_messages,
-                        users_pending_add: me.users_pending_add.tail(),
+                        users_pending_add: rest,
                         users_pending_remove: me.users_pending_remove,
                     };
-                    n.append_msg(Msg::mls(
-                        Ty::MlsWelcome,
-                        n.target_uid,
-                        n.dc_new_epoch as i32,
-                        dc,
-                    ));
+                    if self.mutant == Some(OrangeMutant::AddBeforeWelcome) {
+                        n.cur_branch = Branch::AddingAdd;
+                        n.append_msg(Msg::mls(
+                            Ty::MlsAdd,
+                            n.target_uid,
+                            n.dc_new_epoch as i32 - 1,
+                            dc,
+                        ));
+                    } else {
+                        n.append_msg(Msg::mls(
+                            Ty::MlsWelcome,
+                            n.target_uid,
+                            n.dc_new_epoch as i32,
+                            dc,
+                        ));
+                    }
                     n.pc.2 = DcPc::DcSendAdd;
                 } else {
                     n.cur_branch = Branch::RemovingPendings;
@@ -720,6 +786,15 @@ impl Model for OrangeTla {
                 let start = s.dc_uid_at_start_of_add;
                 if v.dead >> start & 1 == 1 {
                     // skip: messages, my_uid, cur_branch unchanged
+                } else if self.mutant == Some(OrangeMutant::AddBeforeWelcome) {
+                    n.my_uid = v.dc;
+                    n.cur_branch = Branch::AddingWelcome;
+                    n.append_msg(Msg::mls(
+                        Ty::MlsWelcome,
+                        s.target_uid,
+                        s.dc_new_epoch as i32,
+                        start as u32,
+                    ));
                 } else {
                     n.my_uid = v.dc;
                     n.cur_branch = Branch::AddingAdd;
