@@ -7,6 +7,8 @@
 //! 300; a row over it is reported as such). A filter argument selects protocols by name.
 
 use e2ee_model::{check, Bounds, CheckOptions, Protocol, Strategy};
+mod common;
+use common::peak_rss_mib;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -22,20 +24,6 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// Peak resident memory of this process, from /proc (Linux); 0 elsewhere.
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .and_then(|kb| kb.parse::<f64>().ok())
-            })
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 /// Runs one row in this process and prints its table line.

@@ -5,25 +5,13 @@
 
 use e2ee_model::protocols::orange_tla::OrangeTla;
 use stateright::{Checker, Model};
+mod common;
+use common::peak_rss_mib;
 use std::time::Instant;
 
 // The allocator the `e2ee` binary uses.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// Peak resident memory of this process, from /proc (Linux); 0 elsewhere.
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .and_then(|kb| kb.parse::<f64>().ok())
-            })
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
-}
 
 fn main() {
     let n: u8 = std::env::args()
