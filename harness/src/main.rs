@@ -30,7 +30,8 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run every check the tool has (for now: every design-level model, exhaustively, at 4
-    /// participants, 3 joins or leaves and 1 server interference).
+    /// participants, 3 joins or leaves and 1 server interference; and the Orange port at
+    /// MaxTotalUsers = 5).
     Check {
         #[command(flatten)]
         json: JsonArg,
@@ -179,9 +180,11 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Check { json } => with_record(json, |out| {
             writeln!(
                 out,
-                "Design level: every protocol model at the assurance bounds\n"
+                "Design level: every protocol model at the assurance bounds, and Cloudflare's \
+                 Orange model as Cloudflare checked it\n"
             )?;
-            let planned = model_cmd::plan(&Request::assurance())?;
+            let mut planned = model_cmd::plan(&Request::assurance())?;
+            planned.extend(model_cmd::plan(&Request::orange_as_published())?);
             Ok(model_cmd::run_plan(&planned, out)?)
         }),
         Command::Model { command } => match command {

@@ -50,6 +50,18 @@ impl Request {
 }
 
 impl Request {
+    /// The Orange port at Cloudflare's own bound (MaxTotalUsers = 5), as TLC checked it.
+    pub fn orange_as_published() -> Request {
+        Request {
+            protocol: Protocol::OrangeDc.name().into(),
+            bounds: Bounds {
+                participants: 5,
+                ..Bounds::default()
+            },
+            ..Request::defaults()
+        }
+    }
+
     /// What `e2ee check` runs: every protocol, no mutant, at [`Bounds::assurance`].
     pub fn assurance() -> Request {
         Request {
