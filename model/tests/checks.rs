@@ -4,13 +4,9 @@
 use e2ee_model::properties::Kind;
 use e2ee_model::{check, Bounds, CheckOptions, CheckOutcome, Mutant, Protocol, Strategy};
 
+/// The default bounds: 3 participants, 2 of them members, 2 changes, 1 interference.
 fn small() -> Bounds {
-    Bounds {
-        participants: 3,
-        initial_members: 2,
-        max_changes: 2,
-        max_interference: 1,
-    }
+    Bounds::default()
 }
 
 /// Two outsiders, so that symmetry reduction has joiners to merge.

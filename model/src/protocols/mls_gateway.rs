@@ -741,12 +741,7 @@ mod tests {
     use crate::{check, CheckOptions, Protocol};
 
     fn small() -> Bounds {
-        Bounds {
-            participants: 3,
-            initial_members: 2,
-            max_changes: 2,
-            max_interference: 1,
-        }
+        Bounds::default()
     }
 
     fn outcome(mutant: Option<Mutant>) -> crate::CheckOutcome {
