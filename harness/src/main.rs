@@ -77,7 +77,8 @@ struct BoundsArgs {
     /// Break the protocol on purpose (see `e2ee model list`); the check must catch it.
     #[arg(long, value_name = "M")]
     mutant: Option<String>,
-    /// The Orange port's bound (`--protocol orange-dc` only) [default: 5, Cloudflare's config].
+    /// The Orange port's bound (`--protocol orange-dc` or `orange-dc-keys` only) [default: 5,
+    /// Cloudflare's config; 4 for orange-dc-keys].
     #[arg(long, value_name = "N")]
     max_total_users: Option<u8>,
 }
@@ -86,13 +87,17 @@ impl BoundsArgs {
     /// The bounds for `protocol`: the Orange port's only bound, MaxTotalUsers, rides in
     /// `participants`.
     fn bounds(&self, protocol: &str) -> anyhow::Result<Bounds> {
-        let orange = protocol == Protocol::OrangeDc.name();
+        let keyed = protocol == Protocol::OrangeDcKeys.name();
+        let orange = protocol == Protocol::OrangeDc.name() || keyed;
         if self.max_total_users.is_some() && !orange {
-            anyhow::bail!("--max-total-users applies to --protocol orange-dc only");
+            anyhow::bail!(
+                "--max-total-users applies to --protocol orange-dc and orange-dc-keys only"
+            );
         }
         Ok(Bounds {
             participants: if orange {
-                self.max_total_users.unwrap_or(5)
+                // The spec's own bound; the keyed model's 5 needs an honest server (README).
+                self.max_total_users.unwrap_or(if keyed { 4 } else { 5 })
             } else {
                 self.participants
             },
@@ -180,11 +185,14 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Check { json } => with_record(json, |out| {
             writeln!(
                 out,
-                "Design level: every protocol model at the assurance bounds, and Cloudflare's \
-                 Orange model as Cloudflare checked it\n"
+                "Design level: every protocol model at the assurance bounds, Cloudflare's \
+                 Orange model as Cloudflare checked it, and with keys and a hostile server\n"
             )?;
             let mut planned = model_cmd::plan(&Request::assurance())?;
             planned.extend(model_cmd::plan(&Request::orange_as_published())?);
+            for req in Request::orange_with_keys() {
+                planned.extend(model_cmd::plan(&req)?);
+            }
             Ok(model_cmd::run_plan(&planned, out)?)
         }),
         Command::Model { command } => match command {

@@ -62,6 +62,23 @@ impl Request {
         }
     }
 
+    /// The keyed Orange model twice: at 4 users with one server interference of any kind, and
+    /// at Cloudflare's bound of 5 users with an honest server (depth-first: 20 M states), where
+    /// the published algorithm forks a joiner (see README).
+    pub fn orange_with_keys() -> [Request; 2] {
+        let keyed = |participants, max_interference, strategy| Request {
+            protocol: Protocol::OrangeDcKeys.name().into(),
+            bounds: Bounds {
+                participants,
+                max_interference,
+                ..Bounds::default()
+            },
+            strategy,
+            ..Request::defaults()
+        };
+        [keyed(4, 1, Strategy::Bfs), keyed(5, 0, Strategy::Dfs)]
+    }
+
     /// What `e2ee check` runs: every protocol, no mutant, at [`Bounds::assurance`].
     pub fn assurance() -> Request {
         Request {
@@ -126,10 +143,19 @@ pub fn plan(req: &Request) -> Result<Vec<Planned>, ModelCmdError> {
 }
 
 /// "leader", or "leader+no-rotate-on-leave" under a mutant.
+/// The keyed Orange model runs at two bounds in `e2ee check`, so its subject names them:
+/// "orange-dc-keys[users=5,interference=0]".
 pub fn subject(opts: &CheckOptions) -> String {
+    let mut name = opts.protocol.name().to_string();
+    if opts.protocol == Protocol::OrangeDcKeys {
+        name = format!(
+            "{name}[users={},interference={}]",
+            opts.bounds.participants, opts.bounds.max_interference
+        );
+    }
     match opts.mutant {
-        None => opts.protocol.name().to_string(),
-        Some(m) => format!("{}+{}", opts.protocol.name(), m.name()),
+        None => name,
+        Some(m) => format!("{name}+{}", m.name()),
     }
 }
 
@@ -279,10 +305,22 @@ pub fn describe_options(o: &CheckOptions) -> String {
             plural(o.threads, "thread", "threads")
         );
     }
-    let strategy = match o.strategy {
-        Strategy::Bfs => "breadth-first",
-        Strategy::Dfs => "depth-first",
-    };
+    if o.protocol == Protocol::OrangeDcKeys {
+        return format!(
+            "MaxTotalUsers = {}, {}; {}, {}",
+            b.participants,
+            match b.max_interference {
+                0 => "an honest server".to_string(),
+                j => format!(
+                    "up to {}",
+                    plural(j.into(), "server interference", "server interferences")
+                ),
+            },
+            strategy_words(o.strategy),
+            plural(o.threads, "thread", "threads")
+        );
+    }
+    let strategy = strategy_words(o.strategy);
     format!(
         "{} ({} at the start), up to {} and {}; {strategy}, {}{}",
         plural(b.participants.into(), "participant", "participants"),
@@ -300,6 +338,13 @@ pub fn describe_options(o: &CheckOptions) -> String {
             ""
         },
     )
+}
+
+fn strategy_words(s: Strategy) -> &'static str {
+    match s {
+        Strategy::Bfs => "breadth-first",
+        Strategy::Dfs => "depth-first",
+    }
 }
 
 /// Aligns rows into columns two spaces apart; the last column is not padded.

@@ -220,7 +220,9 @@ fn top_level_check_records_every_protocol() {
     assert_eq!(run.exit_code() as i32, code(&out));
     for p in Protocol::NAMED {
         assert!(
-            run.checks.iter().any(|c| c.subject == p.name()),
+            run.checks
+                .iter()
+                .any(|c| c.subject == p.name() || c.subject.starts_with(&format!("{}[", p.name()))),
             "no checks for {}",
             p.name()
         );
@@ -269,7 +271,7 @@ fn orange_bound_misused_is_a_usage_error() {
             "--max-total-users",
             "4",
         ],
-        &["orange-dc only"],
+        &["orange-dc and orange-dc-keys only"],
     );
     assert_usage_error(
         &[
@@ -281,5 +283,36 @@ fn orange_bound_misused_is_a_usage_error() {
             "9",
         ],
         &["MaxTotalUsers 9"],
+    );
+}
+
+#[test]
+fn keyed_orange_catches_a_ghost_member_and_refuses_orange_only_mutants() {
+    let out = e2ee(&[
+        "model",
+        "check",
+        "--protocol",
+        "orange-dc-keys",
+        "--max-total-users",
+        "4",
+        "--mutant",
+        "accept-server-add",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(code(&out), 0, "{stdout}{}", stderr(&out));
+    assert!(stdout.contains("orange-dc-keys[users=4,interference=1]+accept-server-add"));
+    assert!(stdout.contains("an identity it controls"), "{stdout}");
+    assert_usage_error(
+        &[
+            "model",
+            "check",
+            "--protocol",
+            "orange-dc-keys",
+            "--max-total-users",
+            "4",
+            "--mutant",
+            "add-before-welcome",
+        ],
+        &["add-before-welcome", "orange-dc-keys"],
     );
 }

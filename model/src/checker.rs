@@ -2,8 +2,8 @@
 
 use crate::properties::Kind;
 use crate::protocols::{
-    leader::LeaderModel, mls_dc::MlsDcModel, mls_gateway::MlsGatewayModel, orange_tla::OrangeTla,
-    Describe,
+    leader::LeaderModel, mls_dc::MlsDcModel, mls_gateway::MlsGatewayModel, orange_keys::OrangeKeys,
+    orange_tla::OrangeTla, Describe,
 };
 use crate::trace::Trace;
 use crate::{Bounds, ModelError, Mutant, Protocol};
@@ -46,12 +46,27 @@ impl CheckOptions {
     }
 
     pub fn validate(&self) -> Result<(), ModelError> {
-        if self.protocol == Protocol::OrangeDc {
+        if matches!(self.protocol, Protocol::OrangeDc | Protocol::OrangeDcKeys) {
             // The port packs UIDs in 3 bits; MaxTotalUsers 6 already outgrows memory.
             let n = self.bounds.participants;
             if !(2..=6).contains(&n) {
                 return Err(ModelError::BadBounds(format!(
                     "MaxTotalUsers {n}: the Orange port takes 2 to 6 (Cloudflare checked 5)"
+                )));
+            }
+            if self.protocol == Protocol::OrangeDcKeys && n >= 5 && self.bounds.max_interference > 0
+            {
+                return Err(ModelError::BadBounds(format!(
+                    "MaxTotalUsers {n} with {} server interferences: the server's moves multiply \
+                     the spec's 20 million states at 5 users past this machine's memory; use \
+                     --max-total-users 4, or 5 with --max-interference 0 --strategy dfs",
+                    self.bounds.max_interference
+                )));
+            }
+            if self.bounds.max_interference > 8 {
+                return Err(ModelError::BadBounds(format!(
+                    "{} interferences: beyond 8 the 32-key ledger and any machine's memory run out",
+                    self.bounds.max_interference
                 )));
             }
         } else {
@@ -186,6 +201,12 @@ pub fn check_within(
             max_states,
             on_progress,
         ),
+        Protocol::OrangeDcKeys => run(
+            OrangeKeys::new(b.participants, b.max_interference, opts.mutant),
+            opts,
+            max_states,
+            on_progress,
+        ),
     };
     if outcome.state_count >= max_states {
         return Err(ModelError::TooBig {
@@ -209,6 +230,10 @@ pub fn explore(opts: &CheckOptions, addr: &str, on_ready: impl FnOnce()) -> Resu
         Protocol::MlsDc => serve(MlsDcModel::new(b, opts.mutant), addr),
         Protocol::MlsGateway => serve(MlsGatewayModel::new(b, opts.mutant), addr),
         Protocol::OrangeDc => serve(OrangeTla::new(b.participants), addr),
+        Protocol::OrangeDcKeys => serve(
+            OrangeKeys::new(b.participants, b.max_interference, opts.mutant),
+            addr,
+        ),
     }
     Ok(())
 }
@@ -281,50 +306,63 @@ where
     let model = checker.model();
     let discovered = checker.discoveries();
     // The model's own properties, in its order: the shared group-key ones, or a port's invariants.
-    let properties = model
-        .properties()
-        .into_iter()
-        .map(|p| {
-            let kind = match p.expectation {
-                Expectation::Sometimes => Kind::Sometimes,
-                Expectation::Always | Expectation::Eventually => Kind::Always,
-            };
-            let found = discovered.contains_key(p.name);
-            let holds = match kind {
-                Kind::Always => !found,
-                Kind::Sometimes => found,
-            };
-            // Stateright keeps the last path it saw, not the first; search again for the shortest.
-            let wanted = p.condition;
-            let hit = |s: &M::State| match kind {
+    let props = model.properties();
+    let kinds: Vec<Kind> = props
+        .iter()
+        .map(|p| match p.expectation {
+            Expectation::Sometimes => Kind::Sometimes,
+            Expectation::Always | Expectation::Eventually => Kind::Always,
+        })
+        .collect();
+    let found: Vec<bool> = props
+        .iter()
+        .map(|p| discovered.contains_key(p.name))
+        .collect();
+    // Stateright keeps the last path it saw, not the first: search again for the shortest, one
+    // breadth-first pass for every property that has a counterexample or an example.
+    let targets: Vec<usize> = (0..props.len()).filter(|&i| found[i]).collect();
+    let hits: Vec<Hit<'_, M>> = targets
+        .iter()
+        .map(|&i| {
+            let (wanted, kind) = (props[i].condition, kinds[i]);
+            Box::new(move |s: &M::State| match kind {
                 Kind::Always => !wanted(model, s),
                 Kind::Sometimes => wanted(model, s),
-            };
-            let trace = found
-                .then(|| shortest_path(model, hit))
-                .flatten()
-                .map(|(path, last)| {
-                    let steps = path
-                        .iter()
-                        .enumerate()
-                        .map(|(i, (s, a))| {
-                            let next = path.get(i + 1).map_or(&last, |(n, _)| n);
-                            let mut step = model.describe(s, a);
-                            step.effects = model.effects(s, next);
-                            step
-                        })
-                        .collect();
-                    Trace {
-                        steps,
-                        final_state: model.summarize(&last),
-                    }
-                });
-            PropertyOutcome {
-                name: p.name,
-                kind,
-                holds,
-                trace,
+            }) as Box<dyn Fn(&M::State) -> bool>
+        })
+        .collect();
+    let mut runs = shortest_paths(model, &hits).into_iter();
+    let mut traces: Vec<Option<Trace>> = vec![None; props.len()];
+    for &i in &targets {
+        traces[i] = runs.next().flatten().map(|(path, last)| {
+            let steps = path
+                .iter()
+                .enumerate()
+                .map(|(j, (s, a))| {
+                    let next = path.get(j + 1).map_or(&last, |(n, _)| n);
+                    let mut step = model.describe(s, a);
+                    step.effects = model.effects(s, next);
+                    step
+                })
+                .collect();
+            Trace {
+                steps,
+                final_state: model.summarize(&last),
             }
+        });
+    }
+    let properties = props
+        .iter()
+        .zip(traces)
+        .enumerate()
+        .map(|(i, (p, trace))| PropertyOutcome {
+            name: p.name,
+            kind: kinds[i],
+            holds: match kinds[i] {
+                Kind::Always => !found[i],
+                Kind::Sometimes => found[i],
+            },
+            trace,
         })
         .collect();
     CheckOutcome {
@@ -343,42 +381,111 @@ type Run<M> = (
     <M as Model>::State,
 );
 
-/// Breadth-first search for the fewest actions that reach a state where `hit` holds.
-pub(crate) fn shortest_path<M>(model: &M, hit: impl Fn(&M::State) -> bool) -> Option<Run<M>>
+/// A predicate on states: "this state shows the property's counterexample (or example)".
+type Hit<'a, M> = Box<dyn Fn(&<M as Model>::State) -> bool + 'a>;
+
+/// One breadth-first search for the fewest actions to a state where each of `hits` holds.
+///
+/// Keeps only 64-bit fingerprints of the states seen (with their parent's), as Stateright does,
+/// and the frontier: a map of whole states to whole parents held two copies of every state and
+/// ran a 24 GiB machine out of memory on the keyed Orange model at MaxTotalUsers = 5. A path is
+/// rebuilt by replaying from the initial state, choosing at each step the successor whose
+/// fingerprint comes next.
+pub(crate) fn shortest_paths<M>(model: &M, hits: &[Hit<'_, M>]) -> Vec<Option<Run<M>>>
 where
     M: Model,
     M::State: Hash + Eq + Clone,
     M::Action: Clone,
 {
     use std::collections::{HashMap, VecDeque};
-    type Parent<M> = Option<(<M as Model>::State, <M as Model>::Action)>;
-    let mut parent: HashMap<M::State, Parent<M>> = HashMap::new();
+    let mut parent: HashMap<u64, Option<u64>, std::hash::BuildHasherDefault<Identity>> =
+        HashMap::default();
     let mut queue = VecDeque::new();
     for s in model.init_states() {
-        parent.insert(s.clone(), None);
+        parent.entry(fingerprint(&s)).or_insert(None);
         queue.push_back(s);
     }
+    let mut chains: Vec<Option<Vec<u64>>> = vec![None; hits.len()];
+    let mut left = hits.len();
     let mut actions = Vec::new();
     while let Some(state) = queue.pop_front() {
-        if hit(&state) {
-            let mut path = Vec::new();
-            let mut cursor = state.clone();
-            while let Some(Some((prev, action))) = parent.get(&cursor) {
-                path.push((prev.clone(), action.clone()));
-                cursor = prev.clone();
+        if left == 0 {
+            break;
+        }
+        let here = fingerprint(&state);
+        for (i, hit) in hits.iter().enumerate() {
+            if chains[i].is_none() && hit(&state) {
+                let mut chain = vec![here];
+                while let Some(Some(up)) = parent.get(chain.last().expect("non-empty")) {
+                    chain.push(*up);
+                }
+                chain.reverse();
+                chains[i] = Some(chain);
+                left -= 1;
             }
-            path.reverse();
-            return Some((path, state));
         }
         model.actions(&state, &mut actions);
         for action in actions.drain(..) {
-            if let Some(next) = model.next_state(&state, action.clone()) {
-                if !parent.contains_key(&next) {
-                    parent.insert(next.clone(), Some((state.clone(), action)));
+            if let Some(next) = model.next_state(&state, action) {
+                let f = fingerprint(&next);
+                if let std::collections::hash_map::Entry::Vacant(e) = parent.entry(f) {
+                    e.insert(Some(here));
                     queue.push_back(next);
                 }
             }
         }
     }
-    None
+    drop(queue);
+    chains
+        .into_iter()
+        .map(|c| c.and_then(|c| replay(model, &c)))
+        .collect()
+}
+
+/// A state's 64-bit fingerprint: ahash with fixed seeds, so the same state always gets the same.
+fn fingerprint<T: Hash>(t: &T) -> u64 {
+    ahash::RandomState::with_seeds(0x243f_6a88, 0x85a3_08d3, 0x1319_8a2e, 0x0370_7344).hash_one(t)
+}
+
+/// Fingerprints are already uniform: the parent map uses them as their own hash.
+#[derive(Default)]
+struct Identity(u64);
+
+impl std::hash::Hasher for Identity {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// The run through the states whose fingerprints are `chain`, from an initial state.
+fn replay<M>(model: &M, chain: &[u64]) -> Option<Run<M>>
+where
+    M: Model,
+    M::State: Hash + Clone,
+    M::Action: Clone,
+{
+    let mut state = model
+        .init_states()
+        .into_iter()
+        .find(|s| fingerprint(s) == chain[0])?;
+    let mut path = Vec::new();
+    let mut actions = Vec::new();
+    for &want in &chain[1..] {
+        model.actions(&state, &mut actions);
+        let (action, next) = actions.drain(..).find_map(|a| {
+            let next = model.next_state(&state, a.clone())?;
+            (fingerprint(&next) == want).then_some((a, next))
+        })?;
+        path.push((state, action));
+        state = next;
+    }
+    Some((path, state))
 }

@@ -65,17 +65,21 @@ pub enum Protocol {
     /// Cloudflare's own TLA+ model of Orange Meets, ported step for step; its bound is
     /// `participants` = MaxTotalUsers, its properties are the spec's invariants.
     OrangeDc,
+    /// The same port with symbolic epoch keys and the server as adversary; its bounds are
+    /// `participants` = MaxTotalUsers and `max_interference`; its properties the shared ones.
+    OrangeDcKeys,
 }
 
 impl Protocol {
     /// The symbolic group-key models: the shared properties, mutants and adversary.
     pub const ALL: [Protocol; 3] = [Protocol::Leader, Protocol::MlsDc, Protocol::MlsGateway];
     /// Every protocol the CLI knows by name.
-    pub const NAMED: [Protocol; 4] = [
+    pub const NAMED: [Protocol; 5] = [
         Protocol::Leader,
         Protocol::MlsDc,
         Protocol::MlsGateway,
         Protocol::OrangeDc,
+        Protocol::OrangeDcKeys,
     ];
 
     pub fn name(self) -> &'static str {
@@ -84,6 +88,7 @@ impl Protocol {
             Protocol::MlsDc => "mls-dc",
             Protocol::MlsGateway => "mls-gateway",
             Protocol::OrangeDc => "orange-dc",
+            Protocol::OrangeDcKeys => "orange-dc-keys",
         }
     }
 
@@ -100,6 +105,11 @@ impl Protocol {
             Protocol::OrangeDc => {
                 "Cloudflare's TLA+ model of Orange Meets (orange_draft1.tla at 404f994), ported step \
                  for step; bound: MaxTotalUsers; properties: the spec's invariants"
+            }
+            Protocol::OrangeDcKeys => {
+                "the orange-dc port with symbolic epoch keys (Welcome and commits carry them), MLS's \
+                 commit checks, and a server that drops, reorders, replays and forges joins; bound: \
+                 MaxTotalUsers and --max-interference; properties: the group-key ones"
             }
             Protocol::MlsGateway => {
                 "MLS, server as external sender: the gateway proposes adds/removes, any member \
@@ -224,12 +234,12 @@ impl Mutant {
             Mutant::ServerGeneratedKey | Mutant::AcceptReplayedKey => &[Leader],
             Mutant::AddBeforeWelcome => &[MlsDc],
             Mutant::ApplyOwnCommit => &[MlsGateway],
-            Mutant::RemoveWithoutPath => &[MlsDc, MlsGateway],
+            Mutant::RemoveWithoutPath => &[MlsDc, MlsGateway, OrangeDcKeys],
+            Mutant::ServerDowngrade => &[Leader, MlsDc, MlsGateway],
             Mutant::NoRotateOnLeave
             | Mutant::NoRotateOnJoin
             | Mutant::WrapToRemoved
-            | Mutant::AcceptServerAdd
-            | Mutant::ServerDowngrade => &[Leader, MlsDc, MlsGateway],
+            | Mutant::AcceptServerAdd => &[Leader, MlsDc, MlsGateway, OrangeDcKeys],
         }
     }
 }

@@ -3,6 +3,8 @@
 pub mod leader;
 pub mod mls_dc;
 pub mod mls_gateway;
+/// The same algorithm with symbolic keys and the server as adversary.
+pub mod orange_keys;
 /// Cloudflare's TLA+ model of Orange Meets, ported step for step.
 pub mod orange_tla;
 
