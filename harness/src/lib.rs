@@ -3,6 +3,8 @@
 //! [`results`] is the record every level writes; [`model_cmd`] is the design level (the
 //! Stateright models of `e2ee-model`).
 
+pub mod clients;
 pub mod model_cmd;
 pub mod progress;
 pub mod results;
+pub mod vectors;

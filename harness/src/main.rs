@@ -33,9 +33,16 @@ enum Command {
     /// participants, 3 joins or leaves and 1 server interference; and the Orange port at
     /// MaxTotalUsers = 5).
     Check {
+        /// The vectors directory for the implementation level [default: $E2EE_VECTORS; without
+        /// either, that level is recorded as skipped].
+        #[arg(long, value_name = "DIR")]
+        vectors: Option<PathBuf>,
         #[command(flatten)]
         json: JsonArg,
     },
+    /// Implementation level: the IETF MLS test vectors and RFC 9605's SFrame vectors against
+    /// every client (openmls, mls-rs, sframe).
+    Vectors(VectorsArgs),
     /// Design level: Stateright models of each protocol, with the server as adversary.
     Model {
         #[command(subcommand)]
@@ -51,6 +58,18 @@ enum ModelCommand {
     Check(ModelCheckArgs),
     /// Serve Stateright's Explorer to step through a model in the browser (blocks).
     Explore(ExploreArgs),
+}
+
+#[derive(Debug, Args)]
+struct VectorsArgs {
+    /// Only these clients (comma-separated: openmls, mls-rs, sframe) [default: all].
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    client: Option<Vec<String>>,
+    /// The vectors directory (every *.json under it is read) [default: $E2EE_VECTORS].
+    #[arg(long, value_name = "DIR")]
+    vectors: Option<PathBuf>,
+    #[command(flatten)]
+    json: JsonArg,
 }
 
 #[derive(Debug, Args)]
@@ -182,7 +201,7 @@ fn init_tracing() {
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
-        Command::Check { json } => with_record(json, |out| {
+        Command::Check { vectors, json } => with_record(json, |out| {
             writeln!(
                 out,
                 "Design level: every protocol model at the assurance bounds, Cloudflare's \
@@ -193,8 +212,15 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             for req in Request::orange_with_keys() {
                 planned.extend(model_cmd::plan(&req)?);
             }
-            Ok(model_cmd::run_plan(&planned, out)?)
+            let mut checks = model_cmd::run_plan(&planned, out)?;
+            writeln!(
+                out,
+                "\nImplementation level: the MLS and SFrame test vectors\n"
+            )?;
+            checks.extend(check_vectors(vectors, out)?);
+            Ok(checks)
         }),
+        Command::Vectors(args) => run_vectors(args),
         Command::Model { command } => match command {
             ModelCommand::List => {
                 let text = model_cmd::render_listing(&e2ee_model::listing());
@@ -235,6 +261,72 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             }
         },
     }
+}
+
+/// The vectors part of `e2ee check`: every client over the directory, or one skipped check
+/// saying why there is no directory.
+fn check_vectors(flag: Option<PathBuf>, out: &mut dyn Write) -> anyhow::Result<Vec<Check>> {
+    use e2ee_harness::vectors;
+    let dir = match vectors::directory(flag) {
+        Ok(dir) if dir.is_dir() => dir,
+        other => {
+            let why = match other {
+                Ok(dir) => format!("vectors directory {} does not exist", dir.display()),
+                Err(e) => e.to_string(),
+            };
+            writeln!(out, "skipped: {why}")?;
+            return Ok(vec![Check {
+                level: results::Level::Implementation,
+                subject: "vectors".into(),
+                name: "test vectors".into(),
+                verdict: results::Verdict::Skipped,
+                reason: why,
+                evidence: None,
+                figures: Default::default(),
+            }]);
+        }
+    };
+    let outcome = vectors::run(&dir, &vectors::Selection::named(None)?, &mut |_| {})?;
+    out.write_all(vectors::render(&outcome, &dir).as_bytes())?;
+    Ok(outcome.into_checks())
+}
+
+/// `e2ee vectors`: exit 2 if nothing could be read, 1 if a case failed or could not be read.
+fn run_vectors(args: VectorsArgs) -> anyhow::Result<u8> {
+    use e2ee_harness::vectors;
+    let selection = vectors::Selection::named(args.client.as_deref())?;
+    let dir = vectors::directory(args.vectors)?;
+    if !dir.is_dir() {
+        anyhow::bail!("vectors directory {} does not exist", dir.display());
+    }
+    let mut unread = false;
+    let mut nothing = false;
+    let code = with_record(args.json, |out| {
+        let spinner = e2ee_harness::progress::Spinner::start();
+        let start = std::time::Instant::now();
+        let outcome = vectors::run(&dir, &selection, &mut |file| {
+            spinner.update(&format!("{}", file.display()));
+        })?;
+        spinner.finish(&format!(
+            "read {} cases in {:.1} s",
+            outcome.cases_read,
+            start.elapsed().as_secs_f64()
+        ));
+        for e in &outcome.input_errors {
+            tracing::error!("{e}");
+        }
+        out.write_all(vectors::render(&outcome, &dir).as_bytes())?;
+        unread = !outcome.input_errors.is_empty();
+        nothing = outcome.nothing_read();
+        Ok(outcome.into_checks())
+    })?;
+    Ok(if nothing {
+        2
+    } else if unread {
+        code.max(1)
+    } else {
+        code
+    })
 }
 
 /// Runs `body` inside a results record: prints the summary, writes `--json` if asked, and

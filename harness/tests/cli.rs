@@ -316,3 +316,49 @@ fn keyed_orange_catches_a_ghost_member_and_refuses_orange_only_mutants() {
         &["add-before-welcome", "orange-dc-keys"],
     );
 }
+
+fn shared_vectors() -> PathBuf {
+    e2ee_harness::vectors::dir_for_tests()
+}
+
+#[test]
+fn vectors_usage_and_input_errors_exit_2_with_names() {
+    assert_usage_error(
+        &["vectors", "--client", "carrier-pigeon"],
+        &["carrier-pigeon"],
+    );
+    assert_usage_error(
+        &["vectors", "--vectors", "/no/such/dir"],
+        &["/no/such/dir", "does not exist"],
+    );
+    let dir = std::env::temp_dir().join(format!("e2ee-cli-unreadable-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("broken.json"), "[{").unwrap();
+    let out = e2ee(&["vectors", "--vectors", dir.to_str().unwrap()]);
+    assert_eq!(code(&out), 2, "nothing readable: {}", stderr(&out));
+    assert!(stderr(&out).contains("broken.json"), "{}", stderr(&out));
+}
+
+#[test]
+fn sframe_vectors_run_and_are_recorded() {
+    let json = json_path("vectors");
+    let sframe = shared_vectors().join("sframe");
+    let out = e2ee(&[
+        "vectors",
+        "--client",
+        "sframe",
+        "--vectors",
+        sframe.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("rfc9605-test-vectors.json"), "{stdout}");
+    let run = Run::read_json(&json).unwrap();
+    assert_eq!(run.checks.len(), 297);
+    assert!(run
+        .checks
+        .iter()
+        .all(|c| c.level == e2ee_harness::results::Level::Implementation));
+}

@@ -1,0 +1,208 @@
+//! The clients under test, behind one interface every level uses: the vectors (this issue), the
+//! interop scenarios and the live calls (later levels) all drive an MLS implementation through
+//! [`MlsClient`] and an SFrame implementation through [`SframeClient`].
+//!
+//! A client says what it supports ([`MlsClient::cipher_suites`]) and answers each operation
+//! with a result or a [`ClientError`] that tells "its public API cannot express this"
+//! ([`ClientError::Unsupported`]: a not-applicable verdict, with the reason) from "it tried and
+//! failed" ([`ClientError::Failed`]: a fail).
+
+pub mod mls_rs;
+pub mod openmls;
+pub mod sframe;
+
+use crate::vectors::formats::{PassiveClient, Welcome, WireKind};
+
+/// Why an operation produced no result.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    /// The client's public API cannot express the operation (a type or function is private,
+    /// a structure is refused by design). Not a defect of the client under test.
+    #[error("not expressible through {client}'s public API: {reason}")]
+    Unsupported {
+        client: &'static str,
+        reason: String,
+    },
+    /// The cipher suite is not among the client's.
+    #[error("cipher suite {suite} not supported by {client}")]
+    Suite { client: &'static str, suite: u16 },
+    /// The client ran the operation and it failed (rejected input, wrong output).
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl ClientError {
+    pub fn failed(what: impl std::fmt::Display) -> ClientError {
+        ClientError::Failed(what.to_string())
+    }
+}
+
+/// An MLS group a client joined: what a passive member can do and observe.
+pub trait MlsGroup {
+    /// RFC 9420 §8.7 `epoch_authenticator` of the current epoch.
+    fn epoch_authenticator(&self) -> Result<Vec<u8>, ClientError>;
+    /// Processes one MLSMessage (a proposal or a commit, public or private); a commit moves the
+    /// group to the next epoch.
+    fn process(&mut self, mls_message: &[u8]) -> Result<(), ClientError>;
+    /// RFC 9420 §8.5 `MLS-Exporter(label, context, length)`.
+    fn export_secret(
+        &self,
+        label: &[u8],
+        context: &[u8],
+        len: usize,
+    ) -> Result<Vec<u8>, ClientError>;
+    fn epoch(&self) -> u64;
+    /// This member's leaf index.
+    fn own_leaf_index(&self) -> u32;
+}
+
+/// The labelled primitives of RFC 9420 §5 for one cipher suite, through the client's crypto
+/// provider. Where the client exposes the labelled operation itself it is used; where it only
+/// exposes the primitive (HKDF, signature, HPKE) the label encoding is ours, over its primitive.
+pub trait SuiteCrypto {
+    /// `RefHash(label, value)` (§5.2).
+    fn ref_hash(&self, label: &[u8], value: &[u8]) -> Result<Vec<u8>, ClientError>;
+    /// `ExpandWithLabel(secret, label, context, length)` (§8).
+    fn expand_with_label(
+        &self,
+        secret: &[u8],
+        label: &[u8],
+        context: &[u8],
+        length: u16,
+    ) -> Result<Vec<u8>, ClientError>;
+    /// `DeriveSecret(secret, label) = ExpandWithLabel(secret, label, "", Nh)`.
+    fn derive_secret(&self, secret: &[u8], label: &[u8]) -> Result<Vec<u8>, ClientError>;
+    /// `DeriveTreeSecret(secret, label, generation, length)` (§9.1).
+    fn derive_tree_secret(
+        &self,
+        secret: &[u8],
+        label: &[u8],
+        generation: u32,
+        length: u16,
+    ) -> Result<Vec<u8>, ClientError> {
+        self.expand_with_label(secret, label, &generation.to_be_bytes(), length)
+    }
+    /// `SignWithLabel` (§5.1.2); ECDSA signatures are randomised, so callers verify. The public
+    /// key rides along because some providers take an Ed25519 key as seed || public key.
+    fn sign_with_label(
+        &self,
+        private: &[u8],
+        public: &[u8],
+        label: &[u8],
+        content: &[u8],
+    ) -> Result<Vec<u8>, ClientError>;
+    /// `VerifyWithLabel`: Ok(true) when the signature verifies.
+    fn verify_with_label(
+        &self,
+        public: &[u8],
+        label: &[u8],
+        content: &[u8],
+        signature: &[u8],
+    ) -> Result<bool, ClientError>;
+    /// `EncryptWithLabel` (§5.1.3): (kem_output, ciphertext).
+    fn encrypt_with_label(
+        &self,
+        public: &[u8],
+        label: &[u8],
+        context: &[u8],
+        plaintext: &[u8],
+    ) -> Result<(Vec<u8>, Vec<u8>), ClientError>;
+    /// `DecryptWithLabel`.
+    fn decrypt_with_label(
+        &self,
+        private: &[u8],
+        label: &[u8],
+        context: &[u8],
+        kem_output: &[u8],
+        ciphertext: &[u8],
+    ) -> Result<Vec<u8>, ClientError>;
+}
+
+/// An MLS implementation under test.
+pub trait MlsClient: Send + Sync {
+    /// Crate name, as `--client` takes it.
+    fn name(&self) -> &'static str;
+    /// Crate version under test.
+    fn version(&self) -> &'static str;
+    /// Cipher suites (RFC 9420 §17.1 numbers) its crypto provider offers.
+    fn cipher_suites(&self) -> Vec<u16>;
+    fn supports(&self, suite: u16) -> bool {
+        self.cipher_suites().contains(&suite)
+    }
+    /// `Err(Suite)` unless `suite` is supported.
+    fn require(&self, suite: u16) -> Result<(), ClientError> {
+        if self.supports(suite) {
+            Ok(())
+        } else {
+            Err(ClientError::Suite {
+                client: self.name(),
+                suite,
+            })
+        }
+    }
+    /// Joins as the passive client of a passive-client vector: its key package with the given
+    /// private keys, the external PSKs, the Welcome and (if given) the out-of-band ratchet tree.
+    fn join_passive(&self, case: &PassiveClient) -> Result<Box<dyn MlsGroup>, ClientError>;
+    /// welcome.json: decrypts the Welcome with the key package's init key and verifies the
+    /// GroupInfo's signature with `signer_pub`.
+    fn check_welcome(&self, case: &Welcome) -> Result<(), ClientError>;
+    /// Decodes `bytes` as the structure `kind` and encodes it again.
+    fn decode_reencode(&self, kind: WireKind, bytes: &[u8]) -> Result<Vec<u8>, ClientError>;
+    /// The labelled primitives for `suite`.
+    fn crypto(&self, suite: u16) -> Result<Box<dyn SuiteCrypto + '_>, ClientError>;
+}
+
+/// One SFrame protect or unprotect, with everything the vectors fix.
+#[derive(Clone, Debug)]
+pub struct SframeFrame<'a> {
+    pub cipher_suite: u16,
+    pub base_key: &'a [u8],
+    pub kid: u64,
+    pub ctr: u64,
+    pub metadata: &'a [u8],
+}
+
+/// An SFrame implementation under test.
+pub trait SframeClient: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn version(&self) -> &'static str;
+    /// RFC 9605 §4.5 cipher suite numbers.
+    fn cipher_suites(&self) -> Vec<u16>;
+    /// Encodes the header for (kid, ctr) (§4.3).
+    fn encode_header(&self, kid: u64, ctr: u64) -> Result<Vec<u8>, ClientError>;
+    /// Decodes a header: (kid, ctr, header length).
+    fn decode_header(&self, bytes: &[u8]) -> Result<(u64, u64, usize), ClientError>;
+    /// The AES-CTR-HMAC AEAD of §4.5.1 with a caller's key and nonce.
+    fn aes_ctr_hmac_seal(
+        &self,
+        suite: u16,
+        key: &[u8],
+        nonce: &[u8],
+        aad: &[u8],
+        pt: &[u8],
+    ) -> Result<Vec<u8>, ClientError>;
+    /// Protects `pt`: header || ciphertext || tag.
+    fn protect(&self, frame: &SframeFrame<'_>, pt: &[u8]) -> Result<Vec<u8>, ClientError>;
+    /// Unprotects header || ciphertext || tag.
+    fn unprotect(&self, frame: &SframeFrame<'_>, ct: &[u8]) -> Result<Vec<u8>, ClientError>;
+}
+
+/// Every MLS client, in report order.
+pub fn mls_clients() -> Vec<Box<dyn MlsClient>> {
+    vec![
+        Box::new(openmls::OpenMls::new()),
+        Box::new(mls_rs::MlsRs::new()),
+    ]
+}
+
+/// Every SFrame client.
+pub fn sframe_clients() -> Vec<Box<dyn SframeClient>> {
+    vec![Box::new(sframe::Sframe::new())]
+}
+
+/// The client names `--client` accepts.
+pub fn names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = mls_clients().iter().map(|c| c.name()).collect();
+    names.extend(sframe_clients().iter().map(|c| c.name()));
+    names
+}
