@@ -60,8 +60,26 @@ enum ModelCommand {
     Explore(ExploreArgs),
 }
 
+#[derive(Debug, Subcommand)]
+enum VectorsCommand {
+    /// Make this project's own vectors with one client (RFC 9605 §5.2 has none published).
+    Generate {
+        /// Which vectors: mls-sframe (the MLS exporter → SFrame binding).
+        #[arg(long, value_name = "KIND")]
+        kind: String,
+        /// The MLS client that makes them.
+        #[arg(long, value_name = "NAME", default_value = "mls-rs")]
+        client: String,
+        /// Where to write them.
+        #[arg(long, value_name = "FILE", default_value = "vectors/mls-sframe.json")]
+        out: PathBuf,
+    },
+}
+
 #[derive(Debug, Args)]
 struct VectorsArgs {
+    #[command(subcommand)]
+    command: Option<VectorsCommand>,
     /// Only these clients (comma-separated: openmls, mls-rs, sframe) [default: all].
     #[arg(long, value_name = "NAMES", value_delimiter = ',')]
     client: Option<Vec<String>>,
@@ -286,14 +304,18 @@ fn check_vectors(flag: Option<PathBuf>, out: &mut dyn Write) -> anyhow::Result<V
             }]);
         }
     };
-    let outcome = vectors::run(&dir, &vectors::Selection::named(None)?, &mut |_| {})?;
-    out.write_all(vectors::render(&outcome, &dir).as_bytes())?;
+    let dirs = vectors::with_own(dir);
+    let outcome = vectors::run(&dirs, &vectors::Selection::named(None)?, &mut |_| {})?;
+    out.write_all(vectors::render(&outcome, &dirs).as_bytes())?;
     Ok(outcome.into_checks())
 }
 
 /// `e2ee vectors`: exit 2 if nothing could be read, 1 if a case failed or could not be read.
 fn run_vectors(args: VectorsArgs) -> anyhow::Result<u8> {
     use e2ee_harness::vectors;
+    if let Some(VectorsCommand::Generate { kind, client, out }) = args.command {
+        return generate_vectors(&kind, &client, &out);
+    }
     let selection = vectors::Selection::named(args.client.as_deref())?;
     let dir = vectors::directory(args.vectors)?;
     if !dir.is_dir() {
@@ -304,7 +326,8 @@ fn run_vectors(args: VectorsArgs) -> anyhow::Result<u8> {
     let code = with_record(args.json, |out| {
         let spinner = e2ee_harness::progress::Spinner::start();
         let start = std::time::Instant::now();
-        let outcome = vectors::run(&dir, &selection, &mut |file| {
+        let dirs = vectors::with_own(dir.clone());
+        let outcome = vectors::run(&dirs, &selection, &mut |file| {
             spinner.update(&format!("{}", file.display()));
         })?;
         spinner.finish(&format!(
@@ -315,7 +338,7 @@ fn run_vectors(args: VectorsArgs) -> anyhow::Result<u8> {
         for e in &outcome.input_errors {
             tracing::error!("{e}");
         }
-        out.write_all(vectors::render(&outcome, &dir).as_bytes())?;
+        out.write_all(vectors::render(&outcome, &dirs).as_bytes())?;
         unread = !outcome.input_errors.is_empty();
         nothing = outcome.nothing_read();
         Ok(outcome.into_checks())
@@ -327,6 +350,48 @@ fn run_vectors(args: VectorsArgs) -> anyhow::Result<u8> {
     } else {
         code
     })
+}
+
+/// `e2ee vectors generate`: writes the cases, or says why not (exit 2: the inputs were wrong;
+/// exit 1: the client failed to make them).
+fn generate_vectors(kind: &str, client: &str, out: &std::path::Path) -> anyhow::Result<u8> {
+    use e2ee_harness::clients;
+    use e2ee_harness::vectors::mls_sframe;
+    if kind != "mls-sframe" {
+        anyhow::bail!("unknown --kind `{kind}` (known: mls-sframe)");
+    }
+    let mls = clients::mls_clients()
+        .into_iter()
+        .find(|c| c.name() == client)
+        .with_context(|| {
+            format!(
+                "unknown --client `{client}` (MLS clients: {})",
+                clients::mls_clients()
+                    .iter()
+                    .map(|c| c.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?;
+    let sframe = clients::sframe_clients().remove(0);
+    let cases = match mls_sframe::generate(mls.as_ref(), sframe.as_ref()) {
+        Ok(cases) => cases,
+        Err(e) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: {client} could not make them: {e}"
+            );
+            return Ok(1);
+        }
+    };
+    let text = serde_json::to_string_pretty(&cases)? + "\n";
+    std::fs::write(out, text).with_context(|| format!("cannot write {}", out.display()))?;
+    println!(
+        "wrote {} mls-sframe cases made by {client} to {}",
+        cases.len(),
+        out.display()
+    );
+    Ok(0)
 }
 
 /// Runs `body` inside a results record: prints the summary, writes `--json` if asked, and

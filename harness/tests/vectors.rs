@@ -10,6 +10,11 @@ fn vectors_dir() -> PathBuf {
     vectors::dir_for_tests()
 }
 
+/// This repository's own vectors.
+fn own_vectors() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../vectors")
+}
+
 fn clients(names: &[&str]) -> Selection {
     let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
     Selection::named(Some(&names)).expect("known clients")
@@ -96,7 +101,12 @@ fn bad_input_names_file_case_and_field_and_the_rest_still_runs() {
                      "aes_ctr_hmac": [], "sframe": []}"#;
     std::fs::write(dir.join("sframe.json"), header).unwrap();
     let mut progress = |_: &Path| {};
-    let o = vectors::run(&dir, &clients(&["sframe"]), &mut progress).unwrap();
+    let o = vectors::run(
+        std::slice::from_ref(&dir),
+        &clients(&["sframe"]),
+        &mut progress,
+    )
+    .unwrap();
     let errors: Vec<String> = o.input_errors.iter().map(|e| e.to_string()).collect();
     assert_eq!(errors.len(), 3, "{errors:#?}");
     assert!(errors
@@ -204,16 +214,47 @@ fn a_flipped_byte_fails_each_mls_check_for_each_client() {
 /// file is counted; nothing is dropped.
 #[test]
 fn every_vector_through_every_client_summary() {
-    let dir = vectors_dir();
+    let dirs = [vectors_dir(), own_vectors()];
     let mut progress = |_: &Path| {};
     let o = vectors::run(
-        &dir,
+        &dirs,
         &clients(&["openmls", "mls-rs", "sframe"]),
         &mut progress,
     )
     .unwrap();
     assert!(o.input_errors.is_empty(), "{:?}", o.input_errors);
     // Paths differ between machines: pin the table, not its heading.
-    let table = vectors::render(&o, Path::new("<vectors>"));
+    let table = vectors::render(&o, &[PathBuf::from("<vectors>"), PathBuf::from("vectors")]);
     insta::assert_snapshot!("vectors_summary", table);
+}
+
+/// This project's MLS → SFrame vectors (made by mls-rs) verify under every MLS client, and a
+/// flipped byte of the exported base key or of the frame fails them.
+#[test]
+fn own_mls_sframe_vectors_verify_and_fail_when_corrupted() {
+    let file = own_vectors().join("mls-sframe.json");
+    let names = ["openmls", "mls-rs", "sframe"];
+    let good = run_one(&file, &names);
+    assert!(good.input_errors.is_empty(), "{:?}", good.input_errors);
+    assert!(good.checks.iter().all(|c| c.verdict != Verdict::Fail));
+    for subject in ["openmls+sframe", "mls-rs+sframe"] {
+        assert_eq!(
+            verdict_of(&good, subject, "mls-sframe.json[0] suite 1"),
+            Verdict::Pass
+        );
+    }
+    for (pointer, tag) in [
+        ("/0/sframe_base_key", "base"),
+        ("/0/ct", "ct"),
+        ("/0/join/welcome", "welcome"),
+    ] {
+        let bad = run_one(&corrupt_at(&file, pointer, 8, tag), &names);
+        for subject in ["openmls+sframe", "mls-rs+sframe"] {
+            assert_eq!(
+                verdict_of(&bad, subject, "mls-sframe.json[0] suite 1"),
+                Verdict::Fail,
+                "{subject} {pointer}"
+            );
+        }
+    }
 }

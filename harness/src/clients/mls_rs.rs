@@ -11,7 +11,7 @@
 //! - The Welcome's confirmation tag is not checked (see [`MlsRs::check_welcome`]).
 
 use super::{ClientError, MlsClient, MlsGroup, SuiteCrypto};
-use crate::vectors::formats::{PassiveClient, Welcome, WireKind};
+use crate::vectors::formats::{Hex, PassiveClient, Welcome, WireKind};
 use mls_rs::client_builder::{ClientBuilder, MlsConfig};
 use mls_rs::crypto::{
     HpkeCiphertext, HpkePublicKey, HpkeSecretKey, SignaturePublicKey, SignatureSecretKey,
@@ -174,6 +174,91 @@ impl MlsClient for MlsRs {
             .join_group(tree, &welcome, None)
             .map_err(|e| failed("join_group", e))?;
         Ok(Box::new(Joined { group }))
+    }
+
+    /// A creator and a joiner with fresh basic credentials; the joiner's key package, init and
+    /// leaf keys come back out of its key-package store (KeyPackageData), its signature key
+    /// from generation (an Ed25519 key as the 32-byte seed, the vectors' form).
+    fn create_with_passive_member(
+        &self,
+        suite: u16,
+    ) -> Result<(Box<dyn MlsGroup>, PassiveClient), ClientError> {
+        let cs = suite_provider(suite)?;
+        let identity = |name: &[u8]| -> Result<(SigningIdentity, SignatureSecretKey), ClientError> {
+            let (secret, public) = cs
+                .signature_key_generate()
+                .map_err(|e| failed("signature_key_generate", e))?;
+            let credential = BasicCredential::new(name.to_vec()).into_credential();
+            Ok((SigningIdentity::new(credential, public), secret))
+        };
+        let (creator_id, creator_key) = identity(b"creator")?;
+        let (joiner_id, joiner_key) = identity(b"joiner")?;
+        let creator = ClientBuilder::new()
+            .crypto_provider(RustCryptoProvider::new())
+            .identity_provider(BasicIdentityProvider::new())
+            .signing_identity(creator_id, creator_key, CipherSuite::from(suite))
+            .build();
+        let joiner_store = InMemoryKeyPackageStorage::new();
+        let joiner = ClientBuilder::new()
+            .crypto_provider(RustCryptoProvider::new())
+            .identity_provider(BasicIdentityProvider::new())
+            .key_package_repo(joiner_store.clone())
+            .signing_identity(joiner_id, joiner_key.clone(), CipherSuite::from(suite))
+            .build();
+        let kp = joiner
+            .generate_key_package_message(ExtensionList::default(), ExtensionList::default(), None)
+            .map_err(|e| failed("generate_key_package_message", e))?;
+        let mut group = creator
+            .create_group(ExtensionList::default(), ExtensionList::default(), None)
+            .map_err(|e| failed("create_group", e))?;
+        let out = group
+            .commit_builder()
+            .add_member(kp.clone())
+            .and_then(|b| b.build())
+            .map_err(|e| failed("commit adding the joiner", e))?;
+        group
+            .apply_pending_commit()
+            .map_err(|e| failed("apply_pending_commit", e))?;
+        let welcome = out
+            .welcome_messages
+            .first()
+            .ok_or_else(|| ClientError::failed("the add produced no Welcome"))?
+            .to_bytes()
+            .map_err(|e| failed("encoding the Welcome", e))?;
+        let ratchet_tree = out
+            .ratchet_tree
+            .map(|t| t.to_bytes())
+            .transpose()
+            .map_err(|e| failed("encoding the ratchet tree", e))?;
+        let (_, data) = joiner_store
+            .key_packages()
+            .into_iter()
+            .next()
+            .ok_or_else(|| ClientError::failed("the joiner's key package was not stored"))?;
+        let signature_priv = if is_ed25519(suite) {
+            joiner_key[..32].to_vec()
+        } else {
+            joiner_key.to_vec()
+        };
+        let authenticator = group
+            .epoch_authenticator()
+            .map_err(|e| failed("epoch_authenticator", e))?
+            .to_vec();
+        let case = PassiveClient {
+            cipher_suite: suite,
+            external_psks: Vec::new(),
+            key_package: Hex(kp
+                .to_bytes()
+                .map_err(|e| failed("encoding key package", e))?),
+            signature_priv: Hex(signature_priv),
+            encryption_priv: Hex(data.leaf_node_key.to_vec()),
+            init_priv: Hex(data.init_key.to_vec()),
+            welcome: Hex(welcome),
+            ratchet_tree: ratchet_tree.map(Hex),
+            initial_epoch_authenticator: Hex(authenticator),
+            epochs: Vec::new(),
+        };
+        Ok((Box::new(Joined { group }), case))
     }
 
     /// Decrypts the Welcome's GroupSecrets with the init key and its GroupInfo with the welcome

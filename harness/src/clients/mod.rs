@@ -150,6 +150,20 @@ pub trait MlsClient: Send + Sync {
     fn decode_reencode(&self, kind: WireKind, bytes: &[u8]) -> Result<Vec<u8>, ClientError>;
     /// The labelled primitives for `suite`.
     fn crypto(&self, suite: u16) -> Result<Box<dyn SuiteCrypto + '_>, ClientError>;
+    /// Creates a group in `suite` and adds one new member, returning the creator's group (in
+    /// the epoch after the add) and everything the new member needs to join passively, in the
+    /// passive-client vector's form: its key package, private keys, the Welcome. This is how
+    /// the project makes vectors other clients must verify.
+    fn create_with_passive_member(
+        &self,
+        suite: u16,
+    ) -> Result<(Box<dyn MlsGroup>, PassiveClient), ClientError> {
+        self.require(suite)?;
+        Err(ClientError::Unsupported {
+            client: self.name(),
+            reason: "creating groups is not in this adapter yet".into(),
+        })
+    }
 }
 
 /// One SFrame protect or unprotect, with everything the vectors fix.

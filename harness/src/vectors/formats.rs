@@ -5,7 +5,7 @@
 //! Upstream file names are kept as the format names ([`Format::upstream_name`]), but a file is
 //! recognised by its shape ([`Format::recognise`]), not its name.
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
 /// Bytes that arrive as a hex string.
@@ -22,6 +22,12 @@ impl std::ops::Deref for Hex {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
         &self.0
+    }
+}
+
+impl Serialize for Hex {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(&self.0))
     }
 }
 
@@ -174,7 +180,13 @@ impl Format {
         (Format::Deserialization, &["vlbytes_header", "length"]),
         (
             Format::MlsSframe,
-            &["cipher_suite", "exporter_secret", "sframe_base_key", "kid"],
+            &[
+                "cipher_suite",
+                "sframe_cipher_suite",
+                "join",
+                "sframe_base_key",
+                "kid",
+            ],
         ),
     ];
 
@@ -292,7 +304,7 @@ pub struct EncryptWithLabel {
 /// "signature_priv", "encryption_priv", "init_priv", "welcome", "ratchet_tree": hex | null,
 /// "initial_epoch_authenticator", "epochs": [{"proposals": [hex], "commit": hex,
 /// "epoch_authenticator": hex}]}`
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct PassiveClient {
     pub cipher_suite: u16,
     #[serde(default)]
@@ -308,14 +320,14 @@ pub struct PassiveClient {
 }
 
 /// `{"psk_id": hex, "psk": hex}`
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct ExternalPsk {
     pub psk_id: Hex,
     pub psk: Hex,
 }
 
 /// `{"proposals": [hex], "commit": hex, "epoch_authenticator": hex}`
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct PassiveEpoch {
     #[serde(default)]
     pub proposals: Vec<Hex>,
@@ -437,6 +449,41 @@ impl Messages {
 pub struct Deserialization {
     pub vlbytes_header: Hex,
     pub length: u32,
+}
+
+/// This project's MLS → SFrame binding vectors (RFC 9605 §5.2 has none published), written by
+/// `e2ee vectors generate --kind mls-sframe`; the format is documented in vectors/README.md.
+/// `{"generator": "mls-rs 0.57.0", "cipher_suite": n, "join": {passive-client case},
+///   "sframe_cipher_suite": n, "exporter_label": text, "exporter_length": n,
+///   "sframe_base_key": hex, "epoch": n, "sender_index": n, "context": n, "e_bits": n,
+///   "s_bits": n, "kid": n, "ctr": n, "metadata": hex, "pt": hex, "ct": hex}`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct MlsSframe {
+    pub generator: String,
+    /// The MLS cipher suite (RFC 9420 §17.1).
+    pub cipher_suite: u16,
+    /// A member's view of the group: join it passively to reach the epoch.
+    pub join: PassiveClient,
+    /// The SFrame cipher suite (RFC 9605 §4.5).
+    pub sframe_cipher_suite: u16,
+    pub exporter_label: String,
+    /// `AEAD.Nk` of the SFrame suite.
+    pub exporter_length: u16,
+    /// `MLS-Exporter(exporter_label, "", exporter_length)` in the epoch.
+    pub sframe_base_key: Hex,
+    pub epoch: u64,
+    pub sender_index: u64,
+    pub context: u64,
+    /// E: how many low bits of the epoch the KID carries.
+    pub e_bits: u32,
+    /// S: how many bits the sender index takes.
+    pub s_bits: u32,
+    pub kid: u64,
+    pub ctr: u64,
+    pub metadata: Hex,
+    pub pt: Hex,
+    /// The SFrame ciphertext (header || ciphertext || tag) of `pt` from `sender_index`.
+    pub ct: Hex,
 }
 
 // ---------------------------------------------------------------------------------------------

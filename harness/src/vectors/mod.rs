@@ -10,6 +10,7 @@
 
 pub mod formats;
 mod limits;
+pub mod mls_sframe;
 mod run_mls;
 mod run_sframe;
 
@@ -204,16 +205,33 @@ pub fn json_files(dir: &Path) -> Result<Vec<PathBuf>, VectorsError> {
 
 /// Runs every file under `dir` through the selected clients, calling `progress` per file.
 pub fn run(
-    dir: &Path,
+    dirs: &[PathBuf],
     clients: &Selection,
     progress: &mut dyn FnMut(&Path),
 ) -> Result<Outcome, VectorsError> {
     let mut outcome = Outcome::default();
-    for file in json_files(dir)? {
-        progress(&file);
-        run_file(&file, clients, &mut outcome);
+    for dir in dirs {
+        for file in json_files(dir)? {
+            progress(&file);
+            run_file(&file, clients, &mut outcome);
+        }
     }
     Ok(outcome)
+}
+
+/// The directories a run reads: the third-party vectors, and this project's own `vectors/`
+/// when run from the repository's root.
+pub fn with_own(dir: PathBuf) -> Vec<PathBuf> {
+    let own = PathBuf::from("vectors");
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a.starts_with(&b) || b.starts_with(&a),
+        _ => false,
+    };
+    if own.is_dir() && !same(&own, &dir) {
+        vec![dir, own]
+    } else {
+        vec![dir]
+    }
 }
 
 /// One file: parse, recognise, run every case.
@@ -253,8 +271,11 @@ pub fn run_file(file: &Path, clients: &Selection, outcome: &mut Outcome) {
         name: &name,
         format,
     };
+    let cases = || value.as_array().map(Vec::as_slice).unwrap_or_default();
     if format == Format::Sframe {
         run_sframe::run(&ctx, &value, &clients.sframe, outcome);
+    } else if format == Format::MlsSframe {
+        mls_sframe::run(&ctx, cases(), &clients.mls, &clients.sframe, outcome);
     } else {
         let cases = value.as_array().map(Vec::as_slice).unwrap_or_default();
         run_mls::run(&ctx, cases, &clients.mls, outcome);
@@ -413,7 +434,7 @@ const COLUMNS: [(Verdict, &str); 5] = [
 
 /// The summary table (one row per file and client), then every failure with what differed,
 /// then what was not read and why.
-pub fn render(outcome: &Outcome, dir: &Path) -> String {
+pub fn render(outcome: &Outcome, dirs: &[PathBuf]) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let summary = outcome.summary();
@@ -438,7 +459,8 @@ pub fn render(outcome: &Outcome, dir: &Path) -> String {
     let mut header = vec!["file", "client"];
     header.extend(COLUMNS.iter().map(|(_, h)| *h));
     header.push("checks");
-    let _ = writeln!(out, "Vectors in {}\n", dir.display());
+    let shown: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    let _ = writeln!(out, "Vectors in {}\n", shown.join(" and "));
     out.push_str(&crate::model_cmd::table(&header, &rows));
     let failures: Vec<&Check> = outcome
         .checks
