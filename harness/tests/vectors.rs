@@ -142,6 +142,16 @@ fn a_flipped_byte_fails_each_mls_check_for_each_client() {
             "passive-client-handling-commit.json[0] suite 1",
         ),
         ("welcome.json", "/1/signer_pub", "welcome.json[1] suite 2"),
+        (
+            "deserialization.json",
+            "/3/vlbytes_header",
+            "deserialization.json[3]",
+        ),
+        (
+            "deserialization.json",
+            "/13/vlbytes_header@3",
+            "deserialization.json[13]",
+        ),
         // A round trip compares a structure with itself: flip a length prefix, not a value that
         // still decodes (byte 6 opens the Welcome's secrets<V>, byte 4 the group_id<V>).
         (

@@ -176,6 +176,36 @@ impl MlsClient for MlsRs {
         Ok(Box::new(Joined { group }))
     }
 
+    /// Through mls-rs's codec's `VarInt` (`mls_rs_codec::VarInt`, what every `<V>` length uses).
+    fn check_vlbytes_header(&self, header: &[u8], length: u32) -> Result<(), ClientError> {
+        let mut reader = header;
+        let got = mls_rs_codec::VarInt::mls_decode(&mut reader)
+            .map_err(|e| failed("decoding the header", e))?;
+        if !reader.is_empty() {
+            return Err(ClientError::Failed(format!(
+                "{} bytes of the header left undecoded",
+                reader.len()
+            )));
+        }
+        if u32::from(got) != length {
+            return Err(ClientError::Failed(format!(
+                "length: expected {length}, decoded {}",
+                u32::from(got)
+            )));
+        }
+        let again = mls_rs_codec::VarInt::try_from(length)
+            .and_then(|v| v.mls_encode_to_vec())
+            .map_err(|e| failed("encoding the length", e))?;
+        if again != header {
+            return Err(ClientError::Failed(format!(
+                "re-encoded header {} differs from {}",
+                hex::encode(&again),
+                hex::encode(header)
+            )));
+        }
+        Ok(())
+    }
+
     /// A creator and a joiner with fresh basic credentials; the joiner's key package, init and
     /// leaf keys come back out of its key-package store (KeyPackageData), its signature key
     /// from generation (an Ed25519 key as the 32-byte seed, the vectors' form).

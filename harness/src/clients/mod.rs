@@ -148,6 +148,10 @@ pub trait MlsClient: Send + Sync {
     fn check_welcome(&self, case: &Welcome) -> Result<(), ClientError>;
     /// Decodes `bytes` as the structure `kind` and encodes it again.
     fn decode_reencode(&self, kind: WireKind, bytes: &[u8]) -> Result<Vec<u8>, ClientError>;
+    /// deserialization.json: `header` is an RFC 9420 §2.1.2 variable-length integer announcing
+    /// `length` bytes; the client's codec must decode it to `length`, consuming all of it, and
+    /// encode `length` back to the same bytes (the minimal encoding).
+    fn check_vlbytes_header(&self, header: &[u8], length: u32) -> Result<(), ClientError>;
     /// The labelled primitives for `suite`.
     fn crypto(&self, suite: u16) -> Result<Box<dyn SuiteCrypto + '_>, ClientError>;
     /// Creates a group in `suite` and adds one new member, returning the creator's group (in

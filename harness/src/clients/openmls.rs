@@ -207,6 +207,36 @@ impl MlsClient for OpenMls {
         Ok(())
     }
 
+    /// Through openmls's codec (tls_codec, which openmls re-exports and uses for every `<V>`
+    /// length: `vlen::read_length` / `write_length`).
+    fn check_vlbytes_header(&self, header: &[u8], length: u32) -> Result<(), ClientError> {
+        let mut reader = header;
+        let (got, used) = tls_codec::vlen::read_length(&mut reader)
+            .map_err(|e| failed("decoding the header", e))?;
+        if used != header.len() || !reader.is_empty() {
+            return Err(ClientError::Failed(format!(
+                "the header is {} bytes but the length took {used}",
+                header.len()
+            )));
+        }
+        if u32::try_from(got).ok() != Some(length) {
+            return Err(ClientError::Failed(format!(
+                "length: expected {length}, decoded {got}"
+            )));
+        }
+        let mut again = Vec::new();
+        tls_codec::vlen::write_length(&mut again, got)
+            .map_err(|e| failed("encoding the length", e))?;
+        if again != header {
+            return Err(ClientError::Failed(format!(
+                "re-encoded header {} differs from {}",
+                hex::encode(&again),
+                hex::encode(header)
+            )));
+        }
+        Ok(())
+    }
+
     fn decode_reencode(&self, kind: WireKind, bytes: &[u8]) -> Result<Vec<u8>, ClientError> {
         match kind {
             WireKind::MlsWelcome

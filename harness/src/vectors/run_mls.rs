@@ -1,6 +1,8 @@
 //! RFC 9420 vectors through every MLS client.
 
-use super::formats::{CryptoBasics, Format, Messages, PassiveClient, Welcome, WireKind};
+use super::formats::{
+    CryptoBasics, Deserialization, Format, Messages, PassiveClient, Welcome, WireKind,
+};
 use super::{differ, limits, FileCtx, Outcome};
 use crate::clients::{ClientError, MlsClient, SuiteCrypto};
 use crate::results::{Check, Verdict};
@@ -66,6 +68,24 @@ pub(super) fn run(
                     outcome
                         .checks
                         .extend(crypto_basics(ctx, c.as_ref(), &label, &case));
+                }
+            }
+            Format::Deserialization => {
+                let Some(case) = ctx.case::<Deserialization>(&label, value, outcome) else {
+                    continue;
+                };
+                for c in clients {
+                    let check = match c.check_vlbytes_header(&case.vlbytes_header, case.length) {
+                        Ok(()) => ctx.check(
+                            c.name(),
+                            &label,
+                            None,
+                            Verdict::Pass,
+                            "the header decodes to the length and encodes back to itself",
+                        ),
+                        Err(e) => ctx.error_check(c.name(), &label, None, e),
+                    };
+                    outcome.checks.push(check);
                 }
             }
             other => {
