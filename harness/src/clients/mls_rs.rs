@@ -11,7 +11,7 @@
 //! - The Welcome's confirmation tag is not checked (see [`MlsRs::check_welcome`]).
 
 use super::{ClientError, MlsClient, MlsGroup, SuiteCrypto};
-use crate::vectors::formats::{Hex, PassiveClient, Welcome, WireKind};
+use crate::vectors::formats::{Format, Hex, PassiveClient, Welcome, WireKind};
 use mls_rs::client_builder::{ClientBuilder, MlsConfig};
 use mls_rs::crypto::{
     HpkeCiphertext, HpkePublicKey, HpkeSecretKey, SignaturePublicKey, SignatureSecretKey,
@@ -135,6 +135,23 @@ impl MlsClient for MlsRs {
 
     fn version(&self) -> &'static str {
         "0.57.0"
+    }
+
+    /// The vector formats this client's public API cannot express, and why (read from its
+    /// source: the types and functions named are `pub(crate)` or private).
+    fn cannot_express(&self, format: Format) -> Option<&'static str> {
+        Some(match format {
+            Format::TreeMath => "mls-rs's tree math (tree_kem::math) is private",
+            Format::KeySchedule => "mls-rs's KeySchedule and kdf_expand_with_label are pub(crate): no public way to run the schedule from given secrets",
+            Format::PskSecret => "mls-rs's psk::secret is pub(crate)",
+            Format::TranscriptHashes => "mls-rs's ConfirmedTranscriptHash, InterimTranscriptHash and AuthenticatedContent are pub(crate)",
+            Format::SecretTree => "mls-rs's SecretTree is private; its key access works only on a live group, not from a given encryption_secret",
+            Format::MessageProtection => "mls-rs has no public way to build a group from given epoch secrets; message processing exists only inside a Group",
+            Format::TreeOperations => "mls-rs applies proposals to a tree and hashes it only inside a group",
+            Format::TreeValidation => "mls-rs's TreeValidator, tree hashes and resolutions are private; it validates a tree only when joining from a Welcome or GroupInfo",
+            Format::TreeKem => "mls-rs's TreeKemPublic/TreeKemPrivate and UpdatePath decapsulation are private",
+            _ => return None,
+        })
     }
 
     fn cipher_suites(&self) -> Vec<u16> {

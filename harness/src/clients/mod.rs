@@ -11,7 +11,7 @@ pub mod mls_rs;
 pub mod openmls;
 pub mod sframe;
 
-use crate::vectors::formats::{PassiveClient, Welcome, WireKind};
+use crate::vectors::formats::{Format, PassiveClient, Welcome, WireKind};
 
 /// Why an operation produced no result.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -126,6 +126,12 @@ pub trait MlsClient: Send + Sync {
     fn version(&self) -> &'static str;
     /// Cipher suites (RFC 9420 §17.1 numbers) its crypto provider offers.
     fn cipher_suites(&self) -> Vec<u16>;
+    /// Vector formats its public API cannot express, with the reason (a not-applicable verdict
+    /// on each of their cases). Re-deriving such values by hand over the client's HKDF or AEAD
+    /// would test our code, not the client's, so nothing stands in for them.
+    fn cannot_express(&self, _format: Format) -> Option<&'static str> {
+        None
+    }
     fn supports(&self, suite: u16) -> bool {
         self.cipher_suites().contains(&suite)
     }

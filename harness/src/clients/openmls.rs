@@ -10,7 +10,7 @@
 //! - a bare `Commit` has no public type, so it is decoded inside a dummy PublicMessage.
 
 use super::{ClientError, MlsClient, MlsGroup, SuiteCrypto};
-use crate::vectors::formats::{PassiveClient, Welcome, WireKind};
+use crate::vectors::formats::{Format, PassiveClient, Welcome, WireKind};
 
 use openmls::ciphersuite::hash_ref::HashReference;
 use openmls::ciphersuite::signature::SignContent;
@@ -135,6 +135,23 @@ impl MlsClient for OpenMls {
 
     fn version(&self) -> &'static str {
         "0.9.2"
+    }
+
+    /// The vector formats this client's public API cannot express, and why (read from its
+    /// source: the types and functions named are `pub(crate)` or private).
+    fn cannot_express(&self, format: Format) -> Option<&'static str> {
+        Some(match format {
+            Format::TreeMath => "openmls's tree math is private (mod binary_tree; treemath::{root,left,right,parent,sibling} are pub(crate))",
+            Format::KeySchedule => "openmls's KeySchedule and epoch secrets are pub(crate) (schedule/mod.rs): no public way to run the schedule from given secrets",
+            Format::PskSecret => "openmls's PskSecret is pub(crate) (schedule/psk.rs)",
+            Format::TranscriptHashes => "openmls's AuthenticatedContent and transcript-hash functions are pub(crate)",
+            Format::SecretTree => "openmls's SecretTree is in the private module `tree`",
+            Format::MessageProtection => "openmls has no public way to build a group from given epoch secrets, and message unprotection is pub(crate)",
+            Format::TreeOperations => "openmls applies proposals to a tree only inside a group (PublicGroupDiff is pub(crate))",
+            Format::TreeValidation => "openmls's tree hashes, resolutions and parent-hash checks are pub(crate) (only leaf signatures are public, via RatchetTreeIn::into_verified)",
+            Format::TreeKem => "openmls's UpdatePathIn, treekem and TreeSyncDiff are pub(crate)",
+            _ => return None,
+        })
     }
 
     fn cipher_suites(&self) -> Vec<u16> {

@@ -9,7 +9,6 @@
 //! harness does not do it yet). Nothing is dropped: [`Outcome::summary`] counts every case.
 
 pub mod formats;
-mod limits;
 pub mod mls_sframe;
 mod run_mls;
 mod run_sframe;

@@ -3,7 +3,7 @@
 use super::formats::{
     CryptoBasics, Deserialization, Format, Messages, PassiveClient, Welcome, WireKind,
 };
-use super::{differ, limits, FileCtx, Outcome};
+use super::{differ, FileCtx, Outcome};
 use crate::clients::{ClientError, MlsClient, SuiteCrypto};
 use crate::results::{Check, Verdict};
 
@@ -92,7 +92,7 @@ pub(super) fn run(
                 // Read the case as JSON only: its fields are not used by any client.
                 outcome.cases_read += 1;
                 for c in clients {
-                    let check = match limits::not_expressible(c.name(), other) {
+                    let check = match c.cannot_express(other) {
                         Some(reason) => ctx.check(
                             c.name(),
                             &label,
