@@ -4,6 +4,7 @@
 //! Stateright models of `e2ee-model`).
 
 pub mod clients;
+pub mod interop;
 pub mod model_cmd;
 pub mod progress;
 pub mod results;

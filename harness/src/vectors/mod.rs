@@ -373,9 +373,8 @@ fn input_error(
 
 /// Files the harness knows are not vectors: the IETF interop scenario scripts.
 fn other_kind(v: &serde_json::Value) -> Option<String> {
-    v.get("scripts")
-        .filter(|s| s.is_object())
-        .map(|_| "IETF interop scenario scripts, interop/configs".into())
+    crate::interop::script::is_config(v)
+        .then(|| "IETF interop scenario scripts, interop/configs".into())
 }
 
 fn unknown_shape(v: &serde_json::Value) -> String {
