@@ -421,10 +421,14 @@ impl OrangeKeys {
     /// Why the user that just read a message refused it, if its MLS client did where the
     /// spec would have gone on.
     fn refusal(&self, before: &OrangeKeysState, after: &OrangeKeysState) -> Option<String> {
-        let moved = after.tla.cur_branch == Branch::ReadingUnreads
-            && (after.tla != before.tla)
+        // A read is a step that leaves the Users process's read variables changed; other steps
+        // (a join, a leave, the DC's) keep them, so an earlier refusal is not told again.
+        let read =
+            |s: &OrangeKeysState| (s.tla.my_uid, s.tla.new_msg, s.tla.new_idx, s.tla.ignore_msg);
+        let refused_now = after.tla.cur_branch == Branch::ReadingUnreads
+            && read(after) != read(before)
             && after.tla.ignore_msg;
-        if !moved {
+        if !refused_now {
             return None;
         }
         let uid = after.tla.my_uid as u8;
