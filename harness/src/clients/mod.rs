@@ -7,9 +7,12 @@
 //! ([`ClientError::Unsupported`]: a not-applicable verdict, with the reason) from "it tried and
 //! failed" ([`ClientError::Failed`]: a fail).
 
+pub mod member;
 pub mod mls_rs;
 pub mod openmls;
 pub mod sframe;
+
+pub use member::{CommitOutput, Member, Plaintext, ProposalSpec, RawExtension};
 
 use crate::vectors::formats::{Format, PassiveClient, Welcome, WireKind};
 
@@ -160,6 +163,14 @@ pub trait MlsClient: Send + Sync {
     fn check_vlbytes_header(&self, header: &[u8], length: u32) -> Result<(), ClientError>;
     /// The labelled primitives for `suite`.
     fn crypto(&self, suite: u16) -> Result<Box<dyn SuiteCrypto + '_>, ClientError>;
+    /// A new actor with this MLS identity (basic credential), holding no group yet.
+    fn member(&self, identity: &[u8]) -> Result<Box<dyn Member>, ClientError> {
+        let _ = identity;
+        Err(ClientError::Unsupported {
+            client: self.name(),
+            reason: "acting as a group member is not in this adapter yet".into(),
+        })
+    }
     /// Creates a group in `suite` and adds one new member, returning the creator's group (in
     /// the epoch after the add) and everything the new member needs to join passively, in the
     /// passive-client vector's form: its key package, private keys, the Welcome. This is how
