@@ -43,6 +43,9 @@ enum Command {
     /// Implementation level: the IETF MLS test vectors and RFC 9605's SFrame vectors against
     /// every client (openmls, mls-rs, sframe).
     Vectors(VectorsArgs),
+    /// Implementation level: the IETF MLS interop scenarios, client × client, through a delivery
+    /// service that records everything and tries to decrypt it.
+    Interop(InteropArgs),
     /// Design level: Stateright models of each protocol, with the server as adversary.
     Model {
         #[command(subcommand)]
@@ -88,6 +91,44 @@ struct VectorsArgs {
     vectors: Option<PathBuf>,
     #[command(flatten)]
     json: JsonArg,
+}
+
+#[derive(Debug, Args)]
+struct InteropArgs {
+    /// MLS clients that play the actors (comma-separated) [default: openmls,mls-rs].
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    clients: Option<Vec<String>>,
+    /// A scenario config, or a directory of them [default: <vectors>/mls-interop].
+    #[arg(long, value_name = "FILE|DIR")]
+    config: Option<PathBuf>,
+    /// The vectors directory, whose mls-interop/ holds the IETF configs [default: $E2EE_VECTORS].
+    #[arg(long, value_name = "DIR")]
+    vectors: Option<PathBuf>,
+    /// Only this cipher suite [default: every suite a chosen client supports].
+    #[arg(long, value_name = "N")]
+    suite: Option<u16>,
+    /// Run a seeded sample of client assignments (--sample per script, suite and handshake
+    /// setting) instead of all of them.
+    #[arg(long, value_name = "SEED")]
+    random: Option<u64>,
+    /// Assignments per script, suite and handshake setting under --random.
+    #[arg(long, value_name = "K", default_value_t = 4, requires = "random")]
+    sample: usize,
+    /// Only handshakes as PrivateMessage (`private`) or PublicMessage (`public`) [default: both].
+    #[arg(long, value_name = "MODE")]
+    handshake: Option<HandshakeMode>,
+    /// Seed a bug the checks must flag: escrow (a client hands its media key to the delivery
+    /// service) or keep-removed (committers leave removed members in the group).
+    #[arg(long, value_name = "NAME")]
+    control: Option<e2ee_harness::interop::runner::Control>,
+    #[command(flatten)]
+    json: JsonArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum HandshakeMode {
+    Private,
+    Public,
 }
 
 #[derive(Debug, Args)]
@@ -239,6 +280,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(checks)
         }),
         Command::Vectors(args) => run_vectors(args),
+        Command::Interop(args) => run_interop(args),
         Command::Model { command } => match command {
             ModelCommand::List => {
                 let text = model_cmd::render_listing(&e2ee_model::listing());
@@ -308,6 +350,83 @@ fn check_vectors(flag: Option<PathBuf>, out: &mut dyn Write) -> anyhow::Result<V
     let outcome = vectors::run(&dirs, &vectors::Selection::named(None)?, &mut |_| {})?;
     out.write_all(vectors::render(&outcome, &dirs).as_bytes())?;
     Ok(outcome.into_checks())
+}
+
+/// `e2ee interop`: exit 2 if nothing could be run, 1 if a check failed or a script was
+/// malformed (the others still run).
+fn run_interop(args: InteropArgs) -> anyhow::Result<u8> {
+    use e2ee_harness::{clients, interop, vectors};
+    let all = clients::mls_clients();
+    let names = args
+        .clients
+        .unwrap_or_else(|| all.iter().map(|c| c.name().to_string()).collect());
+    let mut chosen: Vec<&dyn clients::MlsClient> = Vec::new();
+    for n in &names {
+        let c = all.iter().find(|c| c.name() == n).with_context(|| {
+            format!(
+                "unknown client `{n}` (MLS clients: {})",
+                all.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ")
+            )
+        })?;
+        chosen.push(c.as_ref());
+    }
+    let path = match args.config {
+        Some(p) => p,
+        None => vectors::directory(args.vectors)?.join("mls-interop"),
+    };
+    if !path.exists() {
+        anyhow::bail!("{} does not exist", path.display());
+    }
+    let (configs, errors) = interop::load(&path);
+    for e in &errors {
+        tracing::error!("{e}");
+    }
+    let plan = interop::Plan {
+        suite: args.suite,
+        sample: args.random.map(|seed| (seed, args.sample)),
+        control: args.control,
+        modes: match args.handshake {
+            None => vec![true, false],
+            Some(HandshakeMode::Private) => vec![true],
+            Some(HandshakeMode::Public) => vec![false],
+        },
+    };
+    if let Some(s) = plan.suite {
+        if !chosen.iter().any(|c| c.supports(s)) {
+            anyhow::bail!("no chosen client supports cipher suite {s}");
+        }
+    }
+    let jobs = interop::jobs(&configs, &chosen, &plan);
+    if jobs.is_empty() {
+        anyhow::bail!("nothing to run in {}", path.display());
+    }
+    let code = with_record(args.json, |out| {
+        let spinner = e2ee_harness::progress::Spinner::start();
+        let start = std::time::Instant::now();
+        let records = interop::execute(&configs, &chosen, &jobs, &|done, total| {
+            if done % 16 == 0 || done == total {
+                spinner.update(&format!("{done}/{total} runs"));
+            }
+        });
+        spinner.finish(&format!(
+            "{} runs in {:.1} s",
+            records.len(),
+            start.elapsed().as_secs_f64()
+        ));
+        out.write_all(interop::render(&records, &errors).as_bytes())?;
+        let mut checks: Vec<Check> = records.iter().flat_map(|r| r.checks()).collect();
+        checks.extend(errors.iter().map(|e| Check {
+            level: results::Level::Implementation,
+            subject: "interop input".into(),
+            name: e.to_string(),
+            verdict: results::Verdict::Skipped,
+            reason: format!("not run: {e}"),
+            evidence: None,
+            figures: Default::default(),
+        }));
+        Ok(checks)
+    })?;
+    Ok(if errors.is_empty() { code } else { code.max(1) })
 }
 
 /// `e2ee vectors`: exit 2 if nothing could be read, 1 if a case failed or could not be read.

@@ -375,6 +375,10 @@ impl MlsClient for MlsRs {
         }
     }
 
+    fn member(&self, identity: &[u8]) -> Result<Box<dyn super::Member>, ClientError> {
+        Ok(Box::new(super::mls_rs_member::MlsRsMember::new(identity)))
+    }
+
     fn crypto(&self, suite: u16) -> Result<Box<dyn SuiteCrypto + '_>, ClientError> {
         Ok(Box::new(Crypto {
             suite,

@@ -9,7 +9,9 @@
 
 pub mod member;
 pub mod mls_rs;
+pub mod mls_rs_member;
 pub mod openmls;
+pub mod openmls_member;
 pub mod sframe;
 
 pub use member::{CommitOutput, Member, Plaintext, ProposalSpec, RawExtension};

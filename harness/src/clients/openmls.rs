@@ -9,7 +9,8 @@
 //!   serde-(de)serializable, so the vector's private keys go in through serde_json;
 //! - a bare `Commit` has no public type, so it is decoded inside a dummy PublicMessage.
 
-use super::{ClientError, MlsClient, MlsGroup, SuiteCrypto};
+use super::openmls_member::OpenMlsMember;
+use super::{ClientError, Member, MlsClient, MlsGroup, SuiteCrypto};
 use crate::vectors::formats::{Format, PassiveClient, Welcome, WireKind};
 
 use openmls::ciphersuite::hash_ref::HashReference;
@@ -290,6 +291,10 @@ impl MlsClient for OpenMls {
         let crypto = RustCrypto::default();
         let cs = suite(&crypto, number)?;
         Ok(Box::new(OpenMlsSuite { crypto, cs }))
+    }
+
+    fn member(&self, identity: &[u8]) -> Result<Box<dyn Member>, ClientError> {
+        Ok(Box::new(OpenMlsMember::new(identity)))
     }
 }
 

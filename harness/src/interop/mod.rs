@@ -1,7 +1,460 @@
-//! Implementation level, second part: the IETF interop scenario scripts, client × client.
-//! So far: the script format ([`script`]) and the client-assignment matrix ([`matrix`]). The
-//! runner, the recording delivery service and
-//! `e2ee interop` come next (issue 5).
+//! Implementation level, second part: the IETF interop scenario scripts ([`script`]) run client
+//! × client ([`matrix`], [`runner`]) through a delivery service that records everything and
+//! tries to recover keys and plaintext from it ([`delivery`]).
+//!
+//! One run is one (config file, script, cipher suite, encrypt-handshake setting, assignment of
+//! clients to actors); it yields three checks: the script's steps, the delivery service's
+//! blindness, the removed members' blindness.
 
+pub mod delivery;
 pub mod matrix;
+pub mod runner;
 pub mod script;
+
+use crate::clients::MlsClient;
+use crate::results::{Check, Evidence, Level, Verdict};
+use runner::{Control, RunConfig, Stop};
+use script::{Config, ScriptError};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Only this cipher suite; else every suite some selected client supports (the IETF
+    /// runner's `-suite 0`).
+    pub suite: Option<u16>,
+    /// `(seed, k)`: k seeded assignments per (script, suite, mode) instead of all of them.
+    pub sample: Option<(u64, usize)>,
+    pub control: Option<Control>,
+    /// Encrypt-handshake settings to run (both by default).
+    pub modes: Vec<bool>,
+}
+
+impl Default for Plan {
+    fn default() -> Plan {
+        Plan {
+            suite: None,
+            sample: None,
+            control: None,
+            modes: vec![true, false],
+        }
+    }
+}
+
+/// One run to make.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub config: usize,
+    pub script: usize,
+    pub run: RunConfig,
+}
+
+/// What one run found, without its transcript.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    pub file: String,
+    pub script: String,
+    pub suite: u16,
+    pub encrypt_handshake: bool,
+    pub actors: Vec<(String, &'static str)>,
+    pub control: Option<Control>,
+    pub stop: Option<Stop>,
+    pub steps: usize,
+    pub delivery_findings: Vec<String>,
+    pub messages: usize,
+    pub bytes: usize,
+    pub canaries: usize,
+    pub secrets: usize,
+    pub removed_leaks: Vec<String>,
+    pub removed_attempts: usize,
+    pub agreements: usize,
+    pub round_trips: usize,
+}
+
+/// Reads `--config FILE|DIR`: every scenario config in it. Files that are not configs in a
+/// directory are passed over (the vectors directory holds other JSON); named files must be.
+pub fn load(path: &Path) -> (Vec<Config>, Vec<ScriptError>) {
+    let mut configs = Vec::new();
+    let mut errors = Vec::new();
+    let files: Vec<PathBuf> = if path.is_dir() {
+        let mut f: Vec<PathBuf> = std::fs::read_dir(path)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        f.sort();
+        f.retain(|p| {
+            std::fs::read_to_string(p)
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .is_none_or(|v| script::is_config(&v))
+        });
+        f
+    } else {
+        vec![path.to_path_buf()]
+    };
+    if files.is_empty() {
+        errors.push(ScriptError::File {
+            file: path.to_path_buf(),
+            message: "no scenario config here".into(),
+        });
+    }
+    for f in files {
+        let (config, errs) = script::load(&f);
+        errors.extend(errs);
+        configs.extend(config);
+    }
+    (configs, errors)
+}
+
+/// Every run the plan asks for.
+pub fn jobs(configs: &[Config], clients: &[&dyn MlsClient], plan: &Plan) -> Vec<Job> {
+    let mut suites: Vec<u16> = clients.iter().flat_map(|c| c.cipher_suites()).collect();
+    suites.sort_unstable();
+    suites.dedup();
+    if let Some(s) = plan.suite {
+        suites.retain(|x| *x == s);
+    }
+    let mut jobs = Vec::new();
+    for (ci, config) in configs.iter().enumerate() {
+        for (si, s) in config.scripts.iter().enumerate() {
+            for &suite in &suites {
+                // Only clients that support the suite play (the IETF runner's index mix-up
+                // would hand actors to clients that do not).
+                let able: Vec<usize> = (0..clients.len())
+                    .filter(|&c| clients[c].supports(suite))
+                    .collect();
+                for &encrypt_handshake in &plan.modes {
+                    let n = s.actors.len();
+                    let assignments = match plan.sample {
+                        Some((seed, k)) => {
+                            matrix::sample(n, able.len(), k, seed ^ jobs.len() as u64)
+                        }
+                        None => matrix::all(n, able.len()),
+                    };
+                    for a in assignments {
+                        let assignment = a.iter().map(|&i| able[i]).collect();
+                        let seed = plan.sample.map_or(0, |(s, _)| s) ^ (jobs.len() as u64);
+                        jobs.push(Job {
+                            config: ci,
+                            script: si,
+                            run: RunConfig {
+                                suite,
+                                encrypt_handshake,
+                                assignment,
+                                control: plan.control,
+                                seed,
+                            },
+                        });
+                    }
+                }
+            }
+        }
+    }
+    jobs
+}
+
+/// Runs the jobs on every core; `progress(done, total)` after each.
+pub fn execute(
+    configs: &[Config],
+    clients: &[&dyn MlsClient],
+    jobs: &[Job],
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Vec<RunRecord> {
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let out: Mutex<Vec<Option<RunRecord>>> = Mutex::new(vec![None; jobs.len()]);
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    std::thread::scope(|scope| {
+        for _ in 0..workers.min(jobs.len().max(1)) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(job) = jobs.get(i) else { break };
+                let record = run_one(configs, clients, job);
+                out.lock().unwrap()[i] = Some(record);
+                progress(done.fetch_add(1, Ordering::Relaxed) + 1, jobs.len());
+            });
+        }
+    });
+    out.into_inner()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.expect("every job ran"))
+        .collect()
+}
+
+fn run_one(configs: &[Config], clients: &[&dyn MlsClient], job: &Job) -> RunRecord {
+    let config = &configs[job.config];
+    let s = &config.scripts[job.script];
+    let outcome = runner::run(s, clients, &job.run);
+    RunRecord {
+        file: config
+            .file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        script: s.name.clone(),
+        suite: job.run.suite,
+        encrypt_handshake: job.run.encrypt_handshake,
+        actors: s
+            .actors
+            .iter()
+            .zip(&job.run.assignment)
+            .map(|(a, &c)| (a.clone(), clients[c].name()))
+            .collect(),
+        control: job.run.control,
+        stop: outcome.stop,
+        steps: s.steps.len(),
+        messages: outcome.delivery.records.len(),
+        bytes: outcome.delivery.bytes(),
+        canaries: outcome.delivery.canaries(),
+        secrets: outcome.delivery.secrets(),
+        delivery_findings: outcome.delivery.findings,
+        removed_leaks: outcome.removed_leaks,
+        removed_attempts: outcome.removed_attempts,
+        agreements: outcome.agreements,
+        round_trips: outcome.round_trips,
+    }
+}
+
+impl RunRecord {
+    /// "alice=openmls bob=mls-rs".
+    pub fn assignment(&self) -> String {
+        self.actors
+            .iter()
+            .map(|(a, c)| format!("{a}={c}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    pub fn mode(&self) -> &'static str {
+        if self.encrypt_handshake {
+            "private handshake"
+        } else {
+            "public handshake"
+        }
+    }
+
+    pub fn subject(&self) -> String {
+        let stem = self.file.trim_end_matches(".json");
+        match self.control {
+            Some(c) => format!("{stem}/{}+{}", self.script, c.name()),
+            None => format!("{stem}/{}", self.script),
+        }
+    }
+
+    fn run_name(&self) -> String {
+        format!(
+            "suite {}, {}, {}",
+            self.suite,
+            self.mode(),
+            self.assignment()
+        )
+    }
+
+    /// The three checks of this run.
+    pub fn checks(&self) -> Vec<Check> {
+        let figures = |pairs: &[(&str, usize)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v as f64))
+                .collect::<BTreeMap<_, _>>()
+        };
+        let (verdict, reason, evidence) = match &self.stop {
+            None => (
+                Verdict::Pass,
+                format!(
+                    "{} steps; {} epoch authenticators agreed; {} application messages round-tripped",
+                    self.steps, self.agreements, self.round_trips
+                ),
+                None,
+            ),
+            Some(Stop::Fail(f)) => (
+                Verdict::Fail,
+                f.to_string(),
+                Some(Evidence {
+                    steps: vec![f.to_string()],
+                    mermaid: None,
+                    final_state: None,
+                }),
+            ),
+            Some(Stop::Unimplemented {
+                step,
+                client,
+                feature,
+            }) => (
+                Verdict::Unimplemented,
+                format!("unimplemented: {feature} ({client}), needed at step {step}"),
+                None,
+            ),
+        };
+        let stopped = match &self.stop {
+            Some(Stop::Fail(f)) => format!(" (the run stopped at {f})"),
+            Some(Stop::Unimplemented { step, .. }) => {
+                format!(" (the run stopped at step {step})")
+            }
+            None => String::new(),
+        };
+        let mut checks = vec![Check {
+            level: Level::Implementation,
+            subject: self.subject(),
+            name: self.run_name(),
+            verdict,
+            reason,
+            evidence,
+            figures: figures(&[
+                ("steps", self.steps),
+                ("agreements", self.agreements),
+                ("round_trips", self.round_trips),
+            ]),
+        }];
+        let (verdict, reason) = if self.delivery_findings.is_empty() {
+            (
+                Verdict::Pass,
+                format!(
+                    "{} messages ({} bytes) carried; none holds any of {} canaries or {} member keys{stopped}",
+                    self.messages, self.bytes, self.canaries, self.secrets
+                ),
+            )
+        } else {
+            (Verdict::Fail, self.delivery_findings.join("; "))
+        };
+        checks.push(Check {
+            level: Level::Implementation,
+            subject: self.subject(),
+            name: format!("{}: delivery service learns nothing", self.run_name()),
+            verdict,
+            reason,
+            evidence: (!self.delivery_findings.is_empty()).then(|| Evidence {
+                steps: self.delivery_findings.clone(),
+                mermaid: None,
+                final_state: None,
+            }),
+            figures: figures(&[
+                ("messages", self.messages),
+                ("bytes", self.bytes),
+                ("canaries", self.canaries),
+                ("keys", self.secrets),
+            ]),
+        });
+        let (verdict, reason) = if !self.removed_leaks.is_empty() {
+            (Verdict::Fail, self.removed_leaks.join("; "))
+        } else if self.removed_attempts == 0 {
+            (
+                Verdict::NotApplicable,
+                format!("no member was removed before later messages{stopped}"),
+            )
+        } else {
+            (
+                Verdict::Pass,
+                format!(
+                    "removed members failed on all {} messages sent after their removal{stopped}",
+                    self.removed_attempts
+                ),
+            )
+        };
+        checks.push(Check {
+            level: Level::Implementation,
+            subject: self.subject(),
+            name: format!("{}: removed members read nothing", self.run_name()),
+            verdict,
+            reason,
+            evidence: (!self.removed_leaks.is_empty()).then(|| Evidence {
+                steps: self.removed_leaks.clone(),
+                mermaid: None,
+                final_state: None,
+            }),
+            figures: figures(&[("attempts", self.removed_attempts)]),
+        });
+        checks
+    }
+}
+
+/// The summary: one line per script (runs, and each check's verdicts), then every failure.
+pub fn render(records: &[RunRecord], errors: &[ScriptError]) -> String {
+    #[derive(Default)]
+    struct Row {
+        runs: usize,
+        pass: usize,
+        fail: usize,
+        unimplemented: BTreeMap<String, usize>,
+        ds_fail: usize,
+        removed_fail: usize,
+        removed_checked: usize,
+    }
+    let mut rows: BTreeMap<String, Row> = BTreeMap::new();
+    for r in records {
+        let row = rows.entry(r.subject()).or_default();
+        row.runs += 1;
+        match &r.stop {
+            None => row.pass += 1,
+            Some(Stop::Fail(_)) => row.fail += 1,
+            Some(Stop::Unimplemented {
+                client, feature, ..
+            }) => {
+                *row.unimplemented
+                    .entry(format!("{feature} ({client})"))
+                    .or_default() += 1
+            }
+        }
+        row.ds_fail += usize::from(!r.delivery_findings.is_empty());
+        row.removed_fail += usize::from(!r.removed_leaks.is_empty());
+        row.removed_checked += usize::from(r.removed_attempts > 0);
+    }
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<52} {:>5} {:>5} {:>5} {:>6}  {:>9}  {:>13}",
+        "scenario", "runs", "pass", "fail", "unimpl", "DS leaks", "removed leaks"
+    );
+    for (name, row) in &rows {
+        let unimpl: usize = row.unimplemented.values().sum();
+        let _ = writeln!(
+            s,
+            "{name:<52} {:>5} {:>5} {:>5} {:>6}  {:>9}  {:>13}",
+            row.runs,
+            row.pass,
+            row.fail,
+            unimpl,
+            row.ds_fail,
+            if row.removed_checked == 0 {
+                "n/a".to_string()
+            } else {
+                format!("{}/{}", row.removed_fail, row.removed_checked)
+            }
+        );
+        for (what, n) in &row.unimplemented {
+            let _ = writeln!(s, "    unimplemented: {what} in {n} runs");
+        }
+    }
+    let failures: Vec<&RunRecord> = records
+        .iter()
+        .filter(|r| {
+            matches!(r.stop, Some(Stop::Fail(_)))
+                || !r.delivery_findings.is_empty()
+                || !r.removed_leaks.is_empty()
+        })
+        .collect();
+    if !failures.is_empty() {
+        let _ = writeln!(s, "\nfailures ({}; the first 20):", failures.len());
+        for r in failures.iter().take(20) {
+            let _ = writeln!(s, "  {} [{}]", r.subject(), r.run_name());
+            if let Some(Stop::Fail(f)) = &r.stop {
+                let _ = writeln!(s, "    {f}");
+            }
+            for l in r.delivery_findings.iter().chain(&r.removed_leaks).take(3) {
+                let _ = writeln!(s, "    {l}");
+            }
+        }
+    }
+    for e in errors {
+        let _ = writeln!(s, "input error: {e}");
+    }
+    s
+}

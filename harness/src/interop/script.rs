@@ -32,11 +32,7 @@ pub enum ScriptError {
 }
 
 /// An extension as the scripts give it: `{"extension_type": n, "extension_data": "<base64>"}`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Extension {
-    pub extension_type: u16,
-    pub extension_data: Vec<u8>,
-}
+pub type Extension = crate::clients::RawExtension;
 
 /// A proposal a commit carries by value (`byValue`), or an external signer proposes.
 #[derive(Clone, Debug, PartialEq, Eq)]
