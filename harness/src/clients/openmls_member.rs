@@ -365,7 +365,18 @@ impl OpenMlsMember {
         let group = self.group.as_mut().ok_or_else(no_group)?;
         let processed = group
             .process_message(&self.provider, incoming)
-            .map_err(|e| failed("process proposal", e))?;
+            .map_err(|e| match e {
+                // openmls takes only Add, Remove and GroupContextExtensions from external
+                // senders (mls_group/processing.rs:1162, "TODO #151/#106"): a missing feature.
+                openmls::prelude::ProcessMessageError::UnsupportedProposalType => {
+                    ClientError::Unsupported {
+                        client: CLIENT,
+                        reason: "receiving PreSharedKey or ReInit proposals from external senders"
+                            .into(),
+                    }
+                }
+                e => failed("process proposal", e),
+            })?;
         match processed.into_content() {
             // openmls does not queue processed proposals by itself (processing.rs:408).
             ProcessedMessageContent::ProposalMessage(p)
