@@ -607,7 +607,6 @@ impl Member for MlsRsMember {
                 _ => Ok(0),
             })
             .collect::<Result<Vec<u32>, _>>()?;
-        drop(roster);
         let by_value = by_value.to_vec();
         let flags = CommitFlags {
             force_path,

@@ -808,10 +808,7 @@ impl<'a> Run<'a> {
         let Some(since) = self.removed.get(actor).copied() else {
             return;
         };
-        let proposals = match commit {
-            Some(refs) => Some(self.proposals_for(i, actor, refs).unwrap_or_default()),
-            None => None,
-        };
+        let proposals = commit.map(|refs| self.proposals_for(i, actor, refs).unwrap_or_default());
         let Some(m) = self.members.get_mut(actor) else {
             return;
         };
