@@ -1,0 +1,555 @@
+//! The interop runner against the shipped IETF scenario configs, and every check it makes shown
+//! to fail on a seeded bug: a client that lies about its epoch authenticator, returns an empty
+//! one, garbles a plaintext or its authenticated data, or leaks the plaintext into the
+//! ciphertext; the escrow and keep-removed controls.
+
+use e2ee_harness::clients::{
+    self, ClientError, CommitOutput, Member, MlsClient, MlsGroup, Plaintext, ProposalSpec,
+    RawExtension, SuiteCrypto,
+};
+use e2ee_harness::interop::runner::{self, Control, RunConfig, Stop};
+use e2ee_harness::interop::script::{Config, Script};
+use e2ee_harness::interop::{self, Plan};
+use e2ee_harness::vectors::dir_for_tests;
+use e2ee_harness::vectors::formats::{Format, PassiveClient, Welcome, WireKind};
+use std::path::PathBuf;
+use std::process::Command;
+
+fn configs() -> Vec<Config> {
+    let (configs, errors) = interop::load(&dir_for_tests().join("mls-interop"));
+    assert!(errors.is_empty(), "{errors:?}");
+    configs
+}
+
+fn script(file: &str, name: &str) -> Script {
+    let configs = configs();
+    let config = configs
+        .iter()
+        .find(|c| c.file.ends_with(file))
+        .unwrap_or_else(|| panic!("{file} shipped"));
+    config
+        .scripts
+        .iter()
+        .find(|s| s.name == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("{file} has {name}"))
+}
+
+/// A seeded bug in one client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fault {
+    WrongAuthenticator,
+    EmptyAuthenticator,
+    WrongPlaintext,
+    WrongAuthenticatedData,
+    /// The plaintext rides along after the ciphertext, in clear.
+    PlaintextInClear,
+}
+
+/// `inner` with `fault` in every member it makes.
+struct Faulty {
+    inner: Box<dyn MlsClient>,
+    fault: Fault,
+}
+
+impl MlsClient for Faulty {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+    fn version(&self) -> &'static str {
+        self.inner.version()
+    }
+    fn cipher_suites(&self) -> Vec<u16> {
+        self.inner.cipher_suites()
+    }
+    fn cannot_express(&self, format: Format) -> Option<&'static str> {
+        self.inner.cannot_express(format)
+    }
+    fn join_passive(&self, case: &PassiveClient) -> Result<Box<dyn MlsGroup>, ClientError> {
+        self.inner.join_passive(case)
+    }
+    fn check_welcome(&self, case: &Welcome) -> Result<(), ClientError> {
+        self.inner.check_welcome(case)
+    }
+    fn decode_reencode(&self, kind: WireKind, bytes: &[u8]) -> Result<Vec<u8>, ClientError> {
+        self.inner.decode_reencode(kind, bytes)
+    }
+    fn check_vlbytes_header(&self, header: &[u8], length: u32) -> Result<(), ClientError> {
+        self.inner.check_vlbytes_header(header, length)
+    }
+    fn crypto(&self, suite: u16) -> Result<Box<dyn SuiteCrypto + '_>, ClientError> {
+        self.inner.crypto(suite)
+    }
+    fn member(&self, identity: &[u8]) -> Result<Box<dyn Member>, ClientError> {
+        Ok(Box::new(FaultyMember {
+            inner: self.inner.member(identity)?,
+            fault: self.fault,
+        }))
+    }
+}
+
+struct FaultyMember {
+    inner: Box<dyn Member>,
+    fault: Fault,
+}
+
+fn flip(mut v: Vec<u8>) -> Vec<u8> {
+    match v.last_mut() {
+        Some(b) => *b ^= 1,
+        None => v.push(1),
+    }
+    v
+}
+
+impl Member for FaultyMember {
+    fn client(&self) -> &'static str {
+        self.inner.client()
+    }
+    fn identity(&self) -> &[u8] {
+        self.inner.identity()
+    }
+    fn create_group(&mut self, id: &[u8], suite: u16, enc: bool) -> Result<(), ClientError> {
+        self.inner.create_group(id, suite, enc)
+    }
+    fn create_key_package(&mut self, suite: u16) -> Result<Vec<u8>, ClientError> {
+        self.inner.create_key_package(suite)
+    }
+    fn join(&mut self, w: &[u8], t: Option<&[u8]>, enc: bool) -> Result<(), ClientError> {
+        self.inner.join(w, t, enc)
+    }
+    fn external_join(
+        &mut self,
+        gi: &[u8],
+        t: Option<&[u8]>,
+        enc: bool,
+        remove_prior: bool,
+        psks: &[(Vec<u8>, Vec<u8>)],
+    ) -> Result<Vec<u8>, ClientError> {
+        self.inner.external_join(gi, t, enc, remove_prior, psks)
+    }
+    fn store_psk(&mut self, id: &[u8], secret: &[u8]) -> Result<(), ClientError> {
+        self.inner.store_psk(id, secret)
+    }
+    fn group_info(&self, external_tree: bool) -> Result<(Vec<u8>, Option<Vec<u8>>), ClientError> {
+        self.inner.group_info(external_tree)
+    }
+    fn epoch_authenticator(&self) -> Result<Vec<u8>, ClientError> {
+        let ea = self.inner.epoch_authenticator()?;
+        Ok(match self.fault {
+            Fault::WrongAuthenticator => flip(ea),
+            Fault::EmptyAuthenticator => Vec::new(),
+            _ => ea,
+        })
+    }
+    fn export_secret(&self, l: &[u8], c: &[u8], n: usize) -> Result<Vec<u8>, ClientError> {
+        self.inner.export_secret(l, c, n)
+    }
+    fn epoch(&self) -> Option<u64> {
+        self.inner.epoch()
+    }
+    fn cipher_suite(&self) -> Option<u16> {
+        self.inner.cipher_suite()
+    }
+    fn roster(&self) -> Result<Vec<Vec<u8>>, ClientError> {
+        self.inner.roster()
+    }
+    fn propose(&mut self, p: &ProposalSpec) -> Result<Vec<u8>, ClientError> {
+        self.inner.propose(p)
+    }
+    fn propose_update(&mut self) -> Result<Vec<u8>, ClientError> {
+        self.inner.propose_update()
+    }
+    fn commit(
+        &mut self,
+        by_reference: &[Vec<u8>],
+        by_value: &[ProposalSpec],
+        force_path: bool,
+        external_tree: bool,
+    ) -> Result<CommitOutput, ClientError> {
+        self.inner
+            .commit(by_reference, by_value, force_path, external_tree)
+    }
+    fn merge_pending_commit(&mut self) -> Result<(), ClientError> {
+        self.inner.merge_pending_commit()
+    }
+    fn handle_commit(&mut self, proposals: &[Vec<u8>], commit: &[u8]) -> Result<(), ClientError> {
+        self.inner.handle_commit(proposals, commit)
+    }
+    fn protect(&mut self, aad: &[u8], pt: &[u8]) -> Result<Vec<u8>, ClientError> {
+        let mut ct = self.inner.protect(aad, pt)?;
+        if self.fault == Fault::PlaintextInClear {
+            ct.extend_from_slice(pt);
+        }
+        Ok(ct)
+    }
+    fn unprotect(&mut self, ct: &[u8]) -> Result<Plaintext, ClientError> {
+        let mut p = self.inner.unprotect(ct)?;
+        match self.fault {
+            Fault::WrongPlaintext => p.plaintext = flip(p.plaintext),
+            Fault::WrongAuthenticatedData => p.authenticated_data = flip(p.authenticated_data),
+            _ => {}
+        }
+        Ok(p)
+    }
+    fn reinit_commit(&mut self, p: &[u8]) -> Result<Vec<u8>, ClientError> {
+        self.inner.reinit_commit(p)
+    }
+    fn merge_pending_reinit_commit(&mut self) -> Result<(Vec<u8>, Vec<u8>), ClientError> {
+        self.inner.merge_pending_reinit_commit()
+    }
+    fn handle_reinit_commit(
+        &mut self,
+        p: &[u8],
+        c: &[u8],
+    ) -> Result<(Vec<u8>, Vec<u8>), ClientError> {
+        self.inner.handle_reinit_commit(p, c)
+    }
+    fn reinit_welcome(
+        &mut self,
+        kps: &[Vec<u8>],
+        force_path: bool,
+        external_tree: bool,
+    ) -> Result<CommitOutput, ClientError> {
+        self.inner.reinit_welcome(kps, force_path, external_tree)
+    }
+    fn handle_reinit_welcome(&mut self, w: &[u8], t: Option<&[u8]>) -> Result<(), ClientError> {
+        self.inner.handle_reinit_welcome(w, t)
+    }
+    fn create_branch(
+        &mut self,
+        id: &[u8],
+        exts: &[RawExtension],
+        kps: &[Vec<u8>],
+        force_path: bool,
+        external_tree: bool,
+    ) -> Result<CommitOutput, ClientError> {
+        self.inner
+            .create_branch(id, exts, kps, force_path, external_tree)
+    }
+    fn handle_branch(&mut self, w: &[u8], t: Option<&[u8]>) -> Result<(), ClientError> {
+        self.inner.handle_branch(w, t)
+    }
+    fn new_member_add_proposal(&mut self, gi: &[u8]) -> Result<Vec<u8>, ClientError> {
+        self.inner.new_member_add_proposal(gi)
+    }
+    fn create_external_signer(&mut self, suite: u16) -> Result<Vec<u8>, ClientError> {
+        self.inner.create_external_signer(suite)
+    }
+    fn add_external_signer(&mut self, es: &[u8]) -> Result<Vec<u8>, ClientError> {
+        self.inner.add_external_signer(es)
+    }
+    fn external_signer_proposal(
+        &mut self,
+        gi: &[u8],
+        t: &[u8],
+        p: &ProposalSpec,
+    ) -> Result<Vec<u8>, ClientError> {
+        self.inner.external_signer_proposal(gi, t, p)
+    }
+}
+
+/// Runs `script` with `actor` on the faulty client and everyone else on the other client.
+fn run_with_fault(s: &Script, fault: Fault, actor: &str) -> runner::RunOutcome {
+    let mut all = clients::mls_clients();
+    let other = all.pop().expect("two clients");
+    let faulty = Faulty {
+        inner: all.pop().expect("two clients"),
+        fault,
+    };
+    let clients: Vec<&dyn MlsClient> = vec![&faulty, other.as_ref()];
+    let assignment = s.actors.iter().map(|a| usize::from(a != actor)).collect();
+    let config = RunConfig {
+        suite: 1,
+        encrypt_handshake: true,
+        assignment,
+        control: None,
+        seed: 7,
+    };
+    runner::run(s, &clients, &config)
+}
+
+fn failure(outcome: &runner::RunOutcome) -> runner::StepFailure {
+    match &outcome.stop {
+        Some(Stop::Fail(f)) => f.clone(),
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_honest_pair_passes_the_application_scripts() {
+    let s = script("application.json", "out_of_order_across_epochs");
+    let all = clients::mls_clients();
+    let clients: Vec<&dyn MlsClient> = all.iter().map(|c| c.as_ref()).collect();
+    for assignment in [vec![0, 1], vec![1, 0]] {
+        for encrypt_handshake in [true, false] {
+            let config = RunConfig {
+                suite: 1,
+                encrypt_handshake,
+                assignment: assignment.clone(),
+                control: None,
+                seed: 1,
+            };
+            let out = runner::run(&s, &clients, &config);
+            assert_eq!(out.stop, None);
+            assert!(
+                out.delivery.findings.is_empty(),
+                "{:?}",
+                out.delivery.findings
+            );
+            // createGroup's join, one fullCommit member; four unprotects, two final-round reads.
+            assert_eq!((out.agreements, out.round_trips), (2, 6));
+        }
+    }
+}
+
+#[test]
+fn a_client_that_disagrees_on_the_epoch_authenticator_fails_the_step() {
+    let s = script("application.json", "in_order");
+    let f = failure(&run_with_fault(&s, Fault::WrongAuthenticator, "alice"));
+    assert_eq!((f.step, f.actor.as_str()), (Some(0), "bob"));
+    assert!(f.error.contains("differs from the group's"), "{f}");
+}
+
+#[test]
+fn an_empty_epoch_authenticator_fails_even_where_go_would_pass_it() {
+    let s = script("application.json", "in_order");
+    let f = failure(&run_with_fault(&s, Fault::EmptyAuthenticator, "alice"));
+    assert_eq!((f.step, f.actor.as_str()), (Some(0), "alice"));
+    assert_eq!(f.error, "empty epoch authenticator");
+}
+
+#[test]
+fn a_garbled_plaintext_or_aad_fails_the_unprotect() {
+    // Bob (the faulty client) reads what alice protected at step 1 first, at step 4.
+    let s = script("application.json", "in_order");
+    let f = failure(&run_with_fault(&s, Fault::WrongPlaintext, "bob"));
+    assert_eq!((f.step, f.error.as_str()), (Some(4), "incorrect plaintext"));
+    let f = failure(&run_with_fault(&s, Fault::WrongAuthenticatedData, "bob"));
+    assert_eq!(
+        (f.step, f.error.as_str()),
+        (Some(4), "incorrect authenticated data")
+    );
+}
+
+#[test]
+fn a_plaintext_in_clear_is_found_by_the_delivery_service() {
+    let s = script("application.json", "in_order");
+    let out = run_with_fault(&s, Fault::PlaintextInClear, "alice");
+    assert!(
+        out.delivery.findings.iter().any(
+            |f| f.starts_with("canary canary-") && f.contains("application message alice sent")
+        ),
+        "{:?}",
+        out.delivery.findings
+    );
+}
+
+fn control_records(file: &str, name: &str, control: Control) -> Vec<interop::RunRecord> {
+    let s = script(file, name);
+    let config = Config {
+        file: PathBuf::from(file),
+        scripts: vec![s],
+    };
+    let all = clients::mls_clients();
+    let clients: Vec<&dyn MlsClient> = all.iter().map(|c| c.as_ref()).collect();
+    let plan = Plan {
+        suite: Some(1),
+        sample: None,
+        control: Some(control),
+        modes: vec![true, false],
+    };
+    let configs = vec![config];
+    let jobs = interop::jobs(&configs, &clients, &plan);
+    interop::execute(&configs, &clients, &jobs, &|_, _| {})
+}
+
+#[test]
+fn escrow_is_caught_in_every_run() {
+    let records = control_records("application.json", "in_order", Control::Escrow);
+    assert_eq!(records.len(), 8);
+    for r in &records {
+        assert!(
+            r.delivery_findings
+                .iter()
+                .any(|f| f.contains("media key of epoch") && f.contains("escrowed key")),
+            "{:?}",
+            r.delivery_findings
+        );
+        let checks = r.checks();
+        assert_eq!(checks[1].verdict, e2ee_harness::results::Verdict::Fail);
+    }
+    // Without the control the same runs are clean.
+    let s = script("application.json", "in_order");
+    let all = clients::mls_clients();
+    let clients: Vec<&dyn MlsClient> = all.iter().map(|c| c.as_ref()).collect();
+    let out = runner::run(
+        &s,
+        &clients,
+        &RunConfig {
+            suite: 1,
+            encrypt_handshake: true,
+            assignment: vec![0, 1],
+            control: None,
+            seed: 3,
+        },
+    );
+    assert!(out.delivery.findings.is_empty());
+    assert!(out.delivery.secrets() > 0 && out.delivery.canaries() > 0);
+}
+
+#[test]
+fn keep_removed_is_caught_by_the_removed_members() {
+    let records = control_records("commit.json", "remove", Control::KeepRemoved);
+    assert_eq!(records.len(), 64);
+    for r in &records {
+        assert!(
+            r.removed_leaks
+                .iter()
+                .any(|l| l.contains("(removed at step 10) decrypted a final-round message")),
+            "{} {}: {:?} {:?}",
+            r.assignment(),
+            r.mode(),
+            r.stop,
+            r.removed_leaks
+        );
+    }
+    // Honest committers: every removed member fails on everything after its removal.
+    let s = script("commit.json", "remove");
+    let all = clients::mls_clients();
+    let clients: Vec<&dyn MlsClient> = all.iter().map(|c| c.as_ref()).collect();
+    let out = runner::run(
+        &s,
+        &clients,
+        &RunConfig {
+            suite: 1,
+            encrypt_handshake: false,
+            assignment: vec![0, 1, 0, 1, 0],
+            control: None,
+            seed: 3,
+        },
+    );
+    assert_eq!(out.stop, None);
+    assert!(out.removed_leaks.is_empty(), "{:?}", out.removed_leaks);
+    assert!(out.removed_attempts > 0);
+}
+
+/// The shipped configs, a seeded sample of assignments: the summary is pinned, so a change in
+/// what either client can do shows up in review.
+#[test]
+fn shipped_configs_sampled_summary() {
+    let configs = configs();
+    let all = clients::mls_clients();
+    let clients: Vec<&dyn MlsClient> = all.iter().map(|c| c.as_ref()).collect();
+    let plan = Plan {
+        suite: None,
+        sample: Some((2026, 2)),
+        control: None,
+        modes: vec![true, false],
+    };
+    let jobs = interop::jobs(&configs, &clients, &plan);
+    let records = interop::execute(&configs, &clients, &jobs, &|_, _| {});
+    let text = interop::render(&records, &[]);
+    let table: String = text
+        .lines()
+        .take_while(|l| !l.starts_with("failures"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    insta::assert_snapshot!("interop_sampled_summary", table);
+    // Every script ran in every suite and mode; a failing run is only ever the openmls PSK
+    // defect.
+    for r in &records {
+        if let Some(Stop::Fail(f)) = &r.stop {
+            assert!(
+                f.error.contains("openmls 0.9.2 defect"),
+                "{}: {f}",
+                r.subject()
+            );
+        }
+        assert!(r.delivery_findings.is_empty() && r.removed_leaks.is_empty());
+    }
+}
+
+fn e2ee(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_e2ee"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the e2ee binary runs")
+}
+
+#[test]
+fn a_malformed_script_is_named_and_the_others_still_run() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("interop-bad");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("mixed.json");
+    std::fs::write(
+        &file,
+        r#"{"scripts": {
+            "good": [{"action": "createGroup", "actor": "alice", "members": ["bob"]},
+                     {"action": "protect", "actor": "alice", "authenticatedData": "a", "plaintext": "p"},
+                     {"action": "unprotect", "actor": "bob", "ciphertext": 1}],
+            "bad": [{"action": "createGroup", "actor": "alice"},
+                    {"action": "unprotect", "actor": "alice", "ciphertext": 5}],
+            "unknown": [{"action": "dance", "actor": "alice"}]
+        }}"#,
+    )
+    .unwrap();
+    let json = dir.join("out.json");
+    let out = e2ee(&[
+        "interop",
+        "--config",
+        file.to_str().unwrap(),
+        "--suite",
+        "1",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("mixed/good"), "{stdout}");
+    assert!(
+        stderr.contains("mixed.json, script `bad`, step 1")
+            && stderr.contains("mixed.json, script `unknown`, step 0"),
+        "{stderr}"
+    );
+    let run = e2ee_harness::results::Run::read_json(&json).unwrap();
+    let good: Vec<_> = run
+        .checks
+        .iter()
+        .filter(|c| c.subject == "mixed/good")
+        .collect();
+    assert_eq!(good.len(), 8 * 3);
+    assert!(run
+        .checks
+        .iter()
+        .any(|c| c.verdict == e2ee_harness::results::Verdict::Skipped
+            && c.reason.contains("script `bad`")));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [
+        vec!["interop", "--clients", "nope", "--config", "."],
+        vec!["interop", "--control", "nope"],
+        vec!["interop", "--suite", "9", "--config", "."],
+        vec!["interop", "--config", "/nonexistent/x.json"],
+    ] {
+        let out = e2ee(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+}
+
+#[test]
+fn every_shipped_script_parses_into_runs() {
+    let configs = configs();
+    let scripts: usize = configs.iter().map(|c| c.scripts.len()).sum();
+    assert_eq!(scripts, 39);
+    let all = clients::mls_clients();
+    let clients: Vec<&dyn MlsClient> = all.iter().map(|c| c.as_ref()).collect();
+    // Suites 1-3 with both clients (964 assignments × 2 modes each), suite 7 with mls-rs alone.
+    assert_eq!(
+        interop::jobs(&configs, &clients, &Plan::default()).len(),
+        3 * 1928 + 78
+    );
+}
