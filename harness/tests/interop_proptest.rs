@@ -7,10 +7,12 @@
 
 use e2ee_harness::clients::{mls_clients, MlsClient};
 use e2ee_harness::interop::runner::{self, RunConfig, RunOutcome};
-use e2ee_harness::interop::script::{Action, ProposalDescription, Script, Step};
+use e2ee_harness::interop::script::{self, Action, ProposalDescription, Script, Step};
 use proptest::prelude::*;
+use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::fmt;
+use std::path::Path;
 use std::sync::OnceLock;
 
 /// The actor pool; `a0` creates the group with `a1`.
@@ -363,6 +365,76 @@ fn render(script: &Script, config: &RunConfig) -> String {
     s
 }
 
+/// The script as an IETF config step list (`{"action": "fullCommit", ...}`), as the interop
+/// configs spell it, so a failing case can be saved and rerun with `e2ee interop --config`.
+fn to_json(script: &Script) -> Value {
+    let steps: Vec<Value> = script
+        .steps
+        .iter()
+        .map(|s| {
+            let mut v = json!({ "action": s.name, "actor": s.actor });
+            let extra = match &s.action {
+                Action::CreateGroup { members } => json!({ "members": members }),
+                Action::FullCommit {
+                    by_reference,
+                    by_value,
+                    members,
+                    joiners,
+                    force_path,
+                    external_tree,
+                } => {
+                    let values: Vec<Value> = by_value
+                        .iter()
+                        .map(|d| match d {
+                            ProposalDescription::Add { key_package } => {
+                                json!({ "proposalType": "add", "keyPackage": key_package })
+                            }
+                            ProposalDescription::Remove { removed } => {
+                                json!({ "proposalType": "remove", "removed": removed })
+                            }
+                            other => panic!("not generated: {other:?}"),
+                        })
+                        .collect();
+                    json!({
+                        "byReference": by_reference,
+                        "byValue": values,
+                        "members": members,
+                        "joiners": joiners,
+                        "force_path": force_path,
+                        "external_tree": external_tree,
+                    })
+                }
+                Action::Protect {
+                    authenticated_data,
+                    plaintext,
+                } => json!({ "authenticatedData": authenticated_data, "plaintext": plaintext }),
+                Action::Unprotect { ciphertext } => json!({ "ciphertext": ciphertext }),
+                Action::CreateKeyPackage | Action::UpdateProposal => json!({}),
+                other => panic!("not generated: {other:?}"),
+            };
+            if let (Some(v), Value::Object(extra)) = (v.as_object_mut(), extra) {
+                v.extend(extra);
+            }
+            v
+        })
+        .collect();
+    json!({ "scripts": { script.name.clone(): steps } })
+}
+
+/// The library's own parser must read the JSON back as this very script: the references
+/// point at earlier steps that store what they need, every named actor is a script actor, and
+/// `actors` is the runner's `Script.Actors()`.
+fn parses_back(script: &Script) -> Result<(), String> {
+    let json = to_json(script);
+    let (config, errors) = script::parse(Path::new("proptest.json"), &json);
+    match config {
+        Some(c) if errors.is_empty() && c.scripts.len() == 1 && c.scripts[0] == *script => Ok(()),
+        other => Err(format!(
+            "the generated script does not parse back: {errors:?}\n{other:#?}\n{json:#}"
+        )),
+    }
+}
+
 impl fmt::Debug for Case {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (script, _, log) = self.build();
@@ -415,7 +487,7 @@ fn check(
     expected: &Expected,
     out: &RunOutcome,
 ) -> Result<(), String> {
-    let head = || render(script, config);
+    let head = || format!("{}JSON: {}", render(script, config), to_json(script));
     if let Some(stop) = &out.stop {
         return Err(format!("the run stopped: {stop:?}\n{}", head()));
     }
@@ -464,6 +536,7 @@ proptest! {
     #[test]
     fn random_scripts_pass_between_openmls_and_mls_rs(case in case()) {
         let (script, expected, _) = case.build();
+        parses_back(&script).map_err(TestCaseError::fail)?;
         let config = case.config(&script);
         let out = run(&script, &config);
         if let Err(e) = check(&script, &config, &expected, &out) {
@@ -505,6 +578,7 @@ fn fixed_mixed_script_counts() {
     b.add("a4", "a3");
     let (script, expected, _) = b.finish("fixed");
     assert_eq!(script.steps.len(), 21);
+    parses_back(&script).unwrap();
     assert_eq!(script.actors, POOL.map(str::to_string).to_vec());
     assert_eq!(
         expected,

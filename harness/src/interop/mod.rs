@@ -376,6 +376,21 @@ impl RunRecord {
     }
 }
 
+/// Every run's checks, and a skipped check per malformed config or script.
+pub fn into_checks(records: &[RunRecord], errors: &[ScriptError]) -> Vec<Check> {
+    let mut checks: Vec<Check> = records.iter().flat_map(RunRecord::checks).collect();
+    checks.extend(errors.iter().map(|e| Check {
+        level: Level::Implementation,
+        subject: "interop input".into(),
+        name: e.to_string(),
+        verdict: Verdict::Skipped,
+        reason: format!("not run: {e}"),
+        evidence: None,
+        figures: BTreeMap::new(),
+    }));
+    checks
+}
+
 /// The summary: one line per script (runs, and each check's verdicts), then every failure.
 pub fn render(records: &[RunRecord], errors: &[ScriptError]) -> String {
     #[derive(Default)]
