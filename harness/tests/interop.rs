@@ -455,12 +455,14 @@ fn shipped_configs_sampled_summary() {
         .collect::<Vec<_>>()
         .join("\n");
     insta::assert_snapshot!("interop_sampled_summary", table);
-    // Every script ran in every suite and mode; a failing run is only ever the openmls PSK
-    // defect.
+    // A failing run is only ever a commit openmls made that its receivers reject (the PSK
+    // ordering defect pinned by `openmls_mixed_psk_commit_is_rejected_by_every_receiver`).
     for r in &records {
         if let Some(Stop::Fail(f)) = &r.stop {
             assert!(
-                f.error.contains("openmls 0.9.2 defect"),
+                f.error.contains(
+                    "(openmls) made: process commit: InvalidCommit(ConfirmationTagMismatch)"
+                ) || f.error.contains("(openmls) made: processing the commit: "),
                 "{}: {f}",
                 r.subject()
             );
@@ -552,4 +554,59 @@ fn every_shipped_script_parses_into_runs() {
         interop::jobs(&configs, &clients, &Plan::default()).len(),
         3 * 1928 + 78
     );
+}
+
+/// openmls 0.9.2 derives `psk_secret` over a commit's by-value PSKs before its by-reference
+/// ones (commit_builder.rs:490-505) but lists them the other way (719-728): every receiver,
+/// of either client, rejects such a commit; the same commit shape from mls-rs is accepted.
+#[test]
+fn openmls_mixed_psk_commit_is_rejected_by_every_receiver() {
+    let all = clients::mls_clients();
+    let by_name = |n: &str| all.iter().find(|c| c.name() == n).unwrap();
+    for committer_client in ["openmls", "mls-rs"] {
+        let mut committer = by_name(committer_client).member(b"alice").unwrap();
+        let mut om = by_name("openmls").member(b"bob").unwrap();
+        let mut mr = by_name("mls-rs").member(b"carol").unwrap();
+        committer.create_group(b"mixed-psk", 1, false).unwrap();
+        let adds = [
+            ProposalSpec::Add {
+                key_package: om.create_key_package(1).unwrap(),
+            },
+            ProposalSpec::Add {
+                key_package: mr.create_key_package(1).unwrap(),
+            },
+        ];
+        let out = committer.commit(&[], &adds, false, false).unwrap();
+        committer.merge_pending_commit().unwrap();
+        let welcome = out.welcome.unwrap();
+        om.join(&welcome, None, false).unwrap();
+        mr.join(&welcome, None, false).unwrap();
+        for m in [&mut committer, &mut om, &mut mr] {
+            m.store_psk(b"psk-id", b"psk secret").unwrap();
+        }
+        let external = ProposalSpec::ExternalPsk {
+            psk_id: b"psk-id".to_vec(),
+        };
+        let by_ref = mr.propose(&external).unwrap();
+        let epoch = committer.epoch().unwrap();
+        let out = committer
+            .commit(
+                std::slice::from_ref(&by_ref),
+                &[ProposalSpec::ResumptionPsk { epoch }],
+                false,
+                false,
+            )
+            .unwrap();
+        committer.merge_pending_commit().unwrap();
+        let at_om = om.handle_commit(std::slice::from_ref(&by_ref), &out.commit);
+        let at_mr = mr.handle_commit(&[], &out.commit);
+        if committer_client == "openmls" {
+            assert!(at_om.is_err() && at_mr.is_err(), "{at_om:?} {at_mr:?}");
+        } else {
+            assert!(at_om.is_ok() && at_mr.is_ok(), "{at_om:?} {at_mr:?}");
+            let ea = committer.epoch_authenticator().unwrap();
+            assert_eq!(om.epoch_authenticator().unwrap(), ea);
+            assert_eq!(mr.epoch_authenticator().unwrap(), ea);
+        }
+    }
 }

@@ -688,25 +688,6 @@ impl Member for OpenMlsMember {
             .map(|spec| self.resolve(spec))
             .collect::<Result<Vec<_>, _>>()?;
         let (group, provider, signer) = self.parts()?;
-        let psk_by_value = by_value.iter().any(|spec| {
-            matches!(
-                spec,
-                ProposalSpec::ExternalPsk { .. } | ProposalSpec::ResumptionPsk { .. }
-            )
-        });
-        let psk_by_reference = group
-            .pending_proposals()
-            .any(|p| matches!(p.proposal(), Proposal::PreSharedKey(_)));
-        if psk_by_value && psk_by_reference {
-            // Its commit would be rejected by every receiver (ConfirmationTagMismatch): seen in
-            // this module's tests, so reported here with the cause rather than downstream.
-            return Err(ClientError::failed(
-                "openmls 0.9.2 defect: with PSK proposals both by reference and by value, the \
-                 committer derives psk_secret over the by-value PSKs first \
-                 (commit_builder.rs:490-505) while the commit lists the by-reference ones first \
-                 (commit_builder.rs:719-728), so receivers derive another epoch",
-            ));
-        }
         let mut builder = group
             .commit_builder()
             .consume_proposal_store(true)
@@ -1158,29 +1139,6 @@ mod tests {
         alice.merge_pending_commit().unwrap();
         bob.handle_commit(&[], &out.commit).unwrap();
         dave.handle_commit(&[], &out.commit).unwrap();
-        same_epoch(&[&alice, &bob, &dave]);
-
-        // Mixed, openmls derives psk_secret in another order than its commit lists the PSKs.
-        let psk = dave.propose(&external).unwrap();
-        let mixed = bob.commit(
-            std::slice::from_ref(&psk),
-            &[ProposalSpec::ResumptionPsk { epoch }],
-            false,
-            false,
-        );
-        assert!(
-            matches!(&mixed, Err(ClientError::Failed(e)) if e.contains("psk_secret")),
-            "{mixed:?}"
-        );
-        // bob keeps the processed proposal; committing it alone works.
-        let out = bob
-            .commit(std::slice::from_ref(&psk), &[], false, false)
-            .unwrap();
-        bob.merge_pending_commit().unwrap();
-        alice
-            .handle_commit(std::slice::from_ref(&psk), &out.commit)
-            .unwrap();
-        dave.handle_commit(&[psk], &out.commit).unwrap();
         same_epoch(&[&alice, &bob, &dave]);
 
         // The scripts' GroupContextExtensions: required_capabilities and external_senders,

@@ -444,7 +444,8 @@ impl<'a> Run<'a> {
                 let mut processors = members.clone();
                 processors.push(actor.clone());
                 for m in &processors {
-                    self.call(i, m, |mm| mm.handle_commit(&[], &commit))?;
+                    self.call(i, m, |mm| mm.handle_commit(&[], &commit))
+                        .map_err(|e| self.made_by(e, &joiner))?;
                     self.agree(i, m, &ea)?;
                 }
                 self.feed_removed(i, &commit, Some(&[]));
@@ -524,7 +525,8 @@ impl<'a> Run<'a> {
                 let ea = self.authenticator(i, &actor)?;
                 for m in &members {
                     let props = self.proposals_for(i, m, &by_reference)?;
-                    self.call(i, m, |mm| mm.handle_commit(&props, &out.commit))?;
+                    self.call(i, m, |mm| mm.handle_commit(&props, &out.commit))
+                        .map_err(|e| self.made_by(e, &actor))?;
                     self.agree(i, m, &ea)?;
                 }
                 self.feed_removed(i, &out.commit, Some(&by_reference));
@@ -701,6 +703,22 @@ impl<'a> Run<'a> {
             }
         }
         Ok(())
+    }
+
+    /// A receiver's failure names whose commit it could not process: when every receiver
+    /// fails on one client's commits, the fault is the committer's.
+    fn made_by(&self, stop: Stop, committer: &str) -> Stop {
+        match stop {
+            Stop::Fail(mut f) => {
+                f.error = format!(
+                    "on the commit {committer} ({}) made: {}",
+                    self.client_of(committer).name(),
+                    f.error
+                );
+                Stop::Fail(f)
+            }
+            other => other,
+        }
     }
 
     fn propose(&mut self, i: usize, actor: &str, spec: &ProposalSpec) -> Result<(), Stop> {
