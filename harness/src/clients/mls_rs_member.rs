@@ -757,27 +757,7 @@ impl Member for MlsRsMember {
         let made = reinit.commit(kps, ExtensionList::new(), None);
         *self.rules.next_commit.lock().unwrap() = CommitFlags::default();
         let (group, welcomes) = made.map_err(|e| failed("creating the re-initialised group", e))?;
-        let tree = if external_tree {
-            Some(
-                group
-                    .export_tree()
-                    .to_bytes()
-                    .map_err(|e| failed("encoding the tree", e))?,
-            )
-        } else {
-            None
-        };
-        let welcome = welcomes
-            .first()
-            .map(|w| w.to_bytes())
-            .transpose()
-            .map_err(|e| failed("encoding the Welcome", e))?;
-        self.group = Some(group);
-        Ok(CommitOutput {
-            commit: Vec::new(),
-            welcome,
-            ratchet_tree: tree,
-        })
+        self.move_to(group, &welcomes, external_tree)
     }
 
     fn handle_reinit_welcome(
@@ -821,27 +801,7 @@ impl Member for MlsRsMember {
         let made = self.group()?.branch(group_id.to_vec(), kps, None);
         *self.rules.next_commit.lock().unwrap() = CommitFlags::default();
         let (group, welcomes) = made.map_err(|e| failed("branching", e))?;
-        let tree = if external_tree {
-            Some(
-                group
-                    .export_tree()
-                    .to_bytes()
-                    .map_err(|e| failed("encoding the tree", e))?,
-            )
-        } else {
-            None
-        };
-        let welcome = welcomes
-            .first()
-            .map(|w| w.to_bytes())
-            .transpose()
-            .map_err(|e| failed("encoding the Welcome", e))?;
-        self.group = Some(group);
-        Ok(CommitOutput {
-            commit: Vec::new(),
-            welcome,
-            ratchet_tree: tree,
-        })
+        self.move_to(group, &welcomes, external_tree)
     }
 
     fn handle_branch(
@@ -963,6 +923,37 @@ impl Member for MlsRsMember {
 }
 
 impl MlsRsMember {
+    /// Moves to a group it just created (re-initialised or branched): its Welcome, and its
+    /// tree when that travels apart.
+    fn move_to(
+        &mut self,
+        group: Group<Config>,
+        welcomes: &[MlsMessage],
+        external_tree: bool,
+    ) -> Result<CommitOutput, ClientError> {
+        let ratchet_tree = if external_tree {
+            Some(
+                group
+                    .export_tree()
+                    .to_bytes()
+                    .map_err(|e| failed("encoding the tree", e))?,
+            )
+        } else {
+            None
+        };
+        let welcome = welcomes
+            .first()
+            .map(|w| w.to_bytes())
+            .transpose()
+            .map_err(|e| failed("encoding the Welcome", e))?;
+        self.group = Some(group);
+        Ok(CommitOutput {
+            commit: Vec::new(),
+            welcome,
+            ratchet_tree,
+        })
+    }
+
     /// After a ReInit commit: the old group's last epoch authenticator, a key package for the
     /// new group (in its suite, signed anew if the suite changed).
     fn after_reinit(&mut self, effect: CommitEffect) -> Result<(Vec<u8>, Vec<u8>), ClientError> {

@@ -10,7 +10,7 @@
 //! the group protects a message that every other one must read and no removed member may.
 
 use super::delivery::{DeliveryService, Kind};
-use super::script::{Action, ProposalDescription, Script};
+use super::script::{Action, ProposalDescription, Reinit, Script};
 use crate::clients::{ClientError, Member, MlsClient, ProposalSpec};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -602,32 +602,7 @@ impl<'a> Run<'a> {
                 self.store(i, "authenticatedData", got.authenticated_data);
                 self.store(i, "plaintext", got.plaintext);
             }
-            Action::Reinit {
-                proposer,
-                external_reinit_proposal,
-                committer,
-                welcomer,
-                members,
-                change_cipher_suite,
-                change_group_id,
-                extensions,
-                force_path,
-                external_tree,
-            } => self.reinit(
-                i,
-                ReinitStep {
-                    proposer,
-                    external_reinit_proposal,
-                    committer,
-                    welcomer,
-                    members,
-                    change_cipher_suite,
-                    change_group_id,
-                    extensions,
-                    force_path,
-                    external_tree,
-                },
-            )?,
+            Action::Reinit(r) => self.reinit(i, r)?,
             Action::Branch {
                 members,
                 extensions,
@@ -954,24 +929,10 @@ impl<'a> Run<'a> {
     }
 }
 
-/// The fields of a reinit step.
-struct ReinitStep {
-    proposer: String,
-    external_reinit_proposal: usize,
-    committer: String,
-    welcomer: String,
-    members: Vec<String>,
-    change_cipher_suite: bool,
-    change_group_id: bool,
-    extensions: Vec<crate::clients::RawExtension>,
-    force_path: bool,
-    external_tree: bool,
-}
-
 impl Run<'_> {
     /// main.go `reinit`: propose, commit by reference, every member leaves the old group for
     /// the new one the welcomer creates.
-    fn reinit(&mut self, i: usize, r: ReinitStep) -> Result<(), Stop> {
+    fn reinit(&mut self, i: usize, r: Reinit) -> Result<(), Stop> {
         let proposal = if r.proposer.is_empty() {
             self.get(i, r.external_reinit_proposal, "proposal")?
         } else {

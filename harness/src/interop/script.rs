@@ -61,6 +61,23 @@ pub enum ProposalDescription {
     },
 }
 
+/// A `reinit` step: everyone moves to a re-initialised group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reinit {
+    /// Empty when the proposal is an external one (`externalReinitProposal`).
+    pub proposer: String,
+    pub external_reinit_proposal: usize,
+    pub committer: String,
+    /// Who creates the new group.
+    pub welcomer: String,
+    pub members: Vec<String>,
+    pub change_cipher_suite: bool,
+    pub change_group_id: bool,
+    pub extensions: Vec<Extension>,
+    pub force_path: bool,
+    pub external_tree: bool,
+}
+
 /// One action, with its fields (Go's zero values where the script leaves them out).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -126,18 +143,7 @@ pub enum Action {
     Unprotect {
         ciphertext: usize,
     },
-    Reinit {
-        proposer: String,
-        external_reinit_proposal: usize,
-        committer: String,
-        welcomer: String,
-        members: Vec<String>,
-        change_cipher_suite: bool,
-        change_group_id: bool,
-        extensions: Vec<Extension>,
-        force_path: bool,
-        external_tree: bool,
-    },
+    Reinit(Reinit),
     Branch {
         members: Vec<String>,
         extensions: Vec<Extension>,
@@ -180,7 +186,7 @@ impl Action {
             Action::JoinGroup { .. }
             | Action::HandleCommit { .. }
             | Action::HandlePendingCommit
-            | Action::Reinit { .. }
+            | Action::Reinit(_)
             | Action::Branch { .. } => &[],
         }
     }
@@ -509,7 +515,7 @@ fn parse_script(file: &Path, name: &str, v: &Value) -> Result<Script, ScriptErro
         }
         let needs_actor = !matches!(
             action,
-            Action::InstallExternalPsk { .. } | Action::Reinit { .. }
+            Action::InstallExternalPsk { .. } | Action::Reinit(_)
         );
         if needs_actor && actor.is_none() {
             return Err(err(i, format!("{action_name} needs an `actor`")));
@@ -603,7 +609,7 @@ fn parse_action(name: &str, f: &mut Fields<'_>) -> Option<Action> {
             } else {
                 usize::try_from(f.number("externalReinitProposal")).unwrap_or(0)
             };
-            Action::Reinit {
+            Action::Reinit(Reinit {
                 proposer,
                 external_reinit_proposal,
                 committer: f.string("committer"),
@@ -614,7 +620,7 @@ fn parse_action(name: &str, f: &mut Fields<'_>) -> Option<Action> {
                 extensions: f.extensions("extensions"),
                 force_path: f.flag("forcePath"),
                 external_tree: f.flag("externalTree"),
-            }
+            })
         }
         "branch" => Action::Branch {
             members: f.strings("members"),
@@ -706,13 +712,9 @@ fn check_references(steps: &[Step]) -> Result<(), (usize, String)> {
                 }
             }
             Action::Unprotect { ciphertext } => need(i, *ciphertext, "ciphertext", "ciphertext")?,
-            Action::Reinit {
-                proposer,
-                external_reinit_proposal,
-                ..
-            } if proposer.is_empty() => need(
+            Action::Reinit(r) if r.proposer.is_empty() => need(
                 i,
-                *external_reinit_proposal,
+                r.external_reinit_proposal,
                 "proposal",
                 "externalReinitProposal",
             )?,
@@ -758,13 +760,13 @@ fn check_actor_names(steps: &[Step], actors: &[String]) -> Result<(), (usize, St
                 named.extend(members)
             }
             Action::RemoveProposal { removed } => named.push(removed),
-            Action::Reinit {
+            Action::Reinit(Reinit {
                 proposer,
                 committer,
                 welcomer,
                 members,
                 ..
-            } => {
+            }) => {
                 named.extend(
                     [proposer, committer, welcomer]
                         .into_iter()
@@ -849,10 +851,10 @@ mod tests {
         .unwrap();
         assert!(matches!(
             s.steps[1].action,
-            Action::Reinit {
+            Action::Reinit(Reinit {
                 change_cipher_suite: true,
                 ..
-            }
+            })
         ));
         assert!(s.warnings.is_empty(), "{:?}", s.warnings);
     }
