@@ -29,9 +29,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run every check the tool has (for now: every design-level model, exhaustively, at 4
-    /// participants, 3 joins or leaves and 1 server interference; and the Orange port at
-    /// MaxTotalUsers = 5).
+    /// Run every check the tool has: every design-level model, exhaustively, at 4 participants,
+    /// 3 joins or leaves and 1 server interference, and the Orange port at MaxTotalUsers = 5;
+    /// given the vectors directory, every test vector and a seeded sample of the IETF interop
+    /// scenarios.
     Check {
         /// The vectors directory for the implementation level [default: $E2EE_VECTORS; without
         /// either, that level is recorded as skipped].
