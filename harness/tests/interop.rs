@@ -610,3 +610,48 @@ fn openmls_mixed_psk_commit_is_rejected_by_every_receiver() {
         }
     }
 }
+
+/// The actions no shipped script uses (commit, handlePendingCommit, joinGroup, handleCommit,
+/// groupInfo) run too, between the two clients, and the final round covers their group.
+#[test]
+fn the_unshipped_actions_run_across_clients() {
+    let config = serde_json::json!({"scripts": {"manual": [
+        {"action": "createGroup", "actor": "alice"},
+        {"action": "createKeyPackage", "actor": "bob"},
+        {"action": "commit", "actor": "alice",
+         "byValue": [{"proposalType": "add", "keyPackage": 1}]},
+        {"action": "handlePendingCommit", "actor": "alice"},
+        {"action": "joinGroup", "actor": "bob", "welcome": 2},
+        {"action": "groupInfo", "actor": "alice", "externalTree": true},
+        {"action": "updateProposal", "actor": "bob"},
+        {"action": "commit", "actor": "alice", "byReference": [6], "force_path": true},
+        {"action": "handleCommit", "actor": "bob", "commit": 7, "byReference": [6]},
+        {"action": "handlePendingCommit", "actor": "alice"},
+        {"action": "protect", "actor": "bob", "authenticatedData": "ad", "plaintext": "pt"},
+        {"action": "unprotect", "actor": "alice", "ciphertext": 10}
+    ]}});
+    let (parsed, errors) =
+        e2ee_harness::interop::script::parse(std::path::Path::new("manual.json"), &config);
+    assert!(errors.is_empty(), "{errors:?}");
+    let s = parsed.unwrap().scripts.remove(0);
+    let all = clients::mls_clients();
+    let clients: Vec<&dyn MlsClient> = all.iter().map(|c| c.as_ref()).collect();
+    for assignment in [vec![0, 1], vec![1, 0]] {
+        for encrypt_handshake in [true, false] {
+            let out = runner::run(
+                &s,
+                &clients,
+                &RunConfig {
+                    suite: 1,
+                    encrypt_handshake,
+                    assignment: assignment.clone(),
+                    control: None,
+                    seed: 5,
+                },
+            );
+            assert_eq!(out.stop, None, "{assignment:?} {encrypt_handshake}");
+            // One unprotect in the script, two final-round reads.
+            assert_eq!(out.round_trips, 3);
+        }
+    }
+}

@@ -414,6 +414,7 @@ impl<'a> Run<'a> {
                 let w = self.get(i, welcome, "welcome")?;
                 self.call(i, &actor, |m| m.join(&w, None, enc))?;
                 self.joined(&actor);
+                self.head = Some(self.authenticator(i, &actor)?);
             }
             Action::ExternalJoin {
                 joiner,
@@ -554,7 +555,7 @@ impl<'a> Run<'a> {
                 force_path,
                 external_tree,
             } => {
-                self.build_commit(
+                let (_, removed) = self.build_commit(
                     i,
                     &actor,
                     &by_reference,
@@ -562,6 +563,10 @@ impl<'a> Run<'a> {
                     force_path,
                     external_tree,
                 )?;
+                for r in removed {
+                    self.in_group.remove(&r);
+                    self.removed.insert(r, i);
+                }
             }
             Action::HandleCommit {
                 commit,
@@ -573,6 +578,8 @@ impl<'a> Run<'a> {
             }
             Action::HandlePendingCommit => {
                 self.call(i, &actor, |m| m.merge_pending_commit())?;
+                // No comparison here (Go makes none), but the final round starts from it.
+                self.head = Some(self.authenticator(i, &actor)?);
             }
             Action::Protect {
                 authenticated_data,
