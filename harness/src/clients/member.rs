@@ -17,10 +17,6 @@ pub struct RawExtension {
     pub extension_data: Vec<u8>,
 }
 
-/// RFC 9605 §5.2: the per-epoch media base key a call derives from MLS,
-/// `MLS-Exporter("SFrame 1.0 Base Key", "", KDF.Nh)`.
-pub const SFRAME_EXPORTER_LABEL: &[u8] = b"SFrame 1.0 Base Key";
-
 /// A proposal to make, by value in a commit or as an external sender's proposal.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProposalSpec {

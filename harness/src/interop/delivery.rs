@@ -1,7 +1,7 @@
 //! The delivery service as the adversary: it carries every message between actors, keeps every
 //! byte, and afterwards tries to recover from that transcript what end-to-end encryption keeps
 //! from it: the canary planted in each application message and any key the members hold (each
-//! epoch's media key, RFC 9605 §5.2's `MLS-Exporter("SFrame 1.0 Base Key", "", Nh)`, and every
+//! epoch's media key, RFC 9605 §5.2's `MLS-Exporter("SFrame 1.0 Base Key", "", AEAD.Nk)`, and every
 //! external PSK). It tries every key-sized window of every message as a key.
 
 use std::collections::HashMap;

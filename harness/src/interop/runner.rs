@@ -12,9 +12,15 @@
 use super::delivery::{DeliveryService, Kind};
 use super::script::{Action, ProposalDescription, Reinit, Script};
 use crate::clients::{ClientError, Member, MlsClient, ProposalSpec};
+use crate::vectors::mls_sframe::BASE_KEY_LABEL;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// The media key of an epoch is RFC 9605 §5.2's SFrame base key,
+/// `MLS-Exporter("SFrame 1.0 Base Key", "", AEAD.Nk)`, here for SFrame suite 4
+/// (AES_128_GCM_SHA256_128, Nk = 16).
+const MEDIA_KEY_LEN: usize = 16;
 
 /// A seeded bug the checks must flag (`--control NAME`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -849,17 +855,15 @@ impl<'a> Run<'a> {
         pt
     }
 
-    /// After each step: every member's media key of its current epoch (RFC 9605 §5.2) is a
-    /// secret the delivery service must not hold; under `escrow` the first actor sends its own.
+    /// After each step: every member's media key of its current epoch is a secret the delivery
+    /// service must not hold; under `escrow` the first actor sends its own.
     fn observe_keys(&mut self, step: usize) {
         let mut escrow = None;
         for (actor, m) in &self.members {
-            let Some(suite) = m.cipher_suite() else {
+            if m.cipher_suite().is_none() {
                 continue;
-            };
-            let nh = if suite == 7 { 48 } else { 32 };
-            if let Ok(key) = m.export_secret(crate::clients::member::SFRAME_EXPORTER_LABEL, b"", nh)
-            {
+            }
+            if let Ok(key) = m.export_secret(BASE_KEY_LABEL.as_bytes(), b"", MEDIA_KEY_LEN) {
                 let epoch = m.epoch().unwrap_or(0);
                 self.out.delivery.add_secret(
                     key.clone(),
