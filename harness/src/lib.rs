@@ -5,6 +5,7 @@
 
 pub mod clients;
 pub mod interop;
+pub mod live;
 pub mod model_cmd;
 pub mod progress;
 pub mod results;

@@ -1,0 +1,386 @@
+//! A live call's script: who takes part (and with which MLS client), who may commit, and a
+//! timeline of membership and media events. TOML, so a person can write one:
+//!
+//! ```toml
+//! committer = "designated"   # Orange Meets: one member commits; "any": DAVE, anyone does
+//! grace_ms = 500             # frames this close to an epoch change are not judged
+//!
+//! [[participant]]
+//! name = "alice"
+//! client = "openmls"
+//!
+//! [[event]]
+//! at_ms = 0
+//! action = "join"            # join | leave | kick | rotate | mute | unmute
+//! participant = "alice"
+//! ```
+//!
+//! `kick` is a server-initiated removal (the SFU asks the committer to remove); `rotate` is a
+//! self-update. A call ends `tail_ms` after its last event. Errors name the line.
+
+use serde::Deserialize;
+use std::collections::BTreeSet;
+use std::ops::Range;
+use toml::Spanned;
+
+/// What is wrong with a script, with the line it is on (1-based) where there is one.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{file}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub struct ScriptError {
+    pub file: String,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+/// Who commits membership changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CommitterPolicy {
+    /// One member (the longest-standing) commits every change, as Orange Meets does.
+    Designated,
+    /// Any member commits; the SFU orders commits and the first of an epoch wins (DAVE).
+    Any,
+}
+
+/// A membership or media event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventKind {
+    Join,
+    Leave,
+    Kick,
+    Rotate,
+    Mute,
+    Unmute,
+}
+
+impl EventKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::Join => "join",
+            EventKind::Leave => "leave",
+            EventKind::Kick => "kick",
+            EventKind::Rotate => "rotate",
+            EventKind::Mute => "mute",
+            EventKind::Unmute => "unmute",
+        }
+    }
+
+    /// Does it change the group's epoch?
+    pub fn rekeys(self) -> bool {
+        matches!(
+            self,
+            EventKind::Join | EventKind::Leave | EventKind::Kick | EventKind::Rotate
+        )
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Participant {
+    pub name: String,
+    /// The MLS client playing it (`openmls`, `mls-rs`).
+    pub client: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub at_ms: u64,
+    pub kind: EventKind,
+    pub participant: String,
+    /// The script line, for messages.
+    pub line: usize,
+}
+
+/// A checked script.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallScript {
+    pub committer: CommitterPolicy,
+    pub grace_ms: u64,
+    pub tail_ms: u64,
+    pub participants: Vec<Participant>,
+    /// In time order.
+    pub events: Vec<Event>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScript {
+    committer: Spanned<CommitterPolicy>,
+    #[serde(default = "default_grace")]
+    grace_ms: u64,
+    #[serde(default = "default_tail")]
+    tail_ms: u64,
+    #[serde(default)]
+    participant: Vec<Spanned<RawParticipant>>,
+    #[serde(default)]
+    event: Vec<Spanned<RawEvent>>,
+}
+
+fn default_grace() -> u64 {
+    500
+}
+
+fn default_tail() -> u64 {
+    1000
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawParticipant {
+    name: String,
+    client: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEvent {
+    at_ms: u64,
+    action: EventKind,
+    participant: Spanned<String>,
+}
+
+/// The default script: four participants on both clients, every event, a designated committer.
+pub const DEFAULT: &str = r#"# The default call: every event once, both MLS clients in one call.
+committer = "designated"
+grace_ms = 500
+tail_ms = 1500
+
+[[participant]]
+name = "alice"
+client = "openmls"
+
+[[participant]]
+name = "bob"
+client = "mls-rs"
+
+[[participant]]
+name = "carol"
+client = "openmls"
+
+[[participant]]
+name = "dave"
+client = "mls-rs"
+
+[[event]]
+at_ms = 0
+action = "join"
+participant = "alice"
+
+[[event]]
+at_ms = 200
+action = "join"
+participant = "bob"
+
+[[event]]
+at_ms = 400
+action = "join"
+participant = "carol"
+
+[[event]]
+at_ms = 1500
+action = "join"
+participant = "dave"
+
+[[event]]
+at_ms = 2500
+action = "rotate"
+participant = "bob"
+
+[[event]]
+at_ms = 3000
+action = "mute"
+participant = "carol"
+
+[[event]]
+at_ms = 3500
+action = "unmute"
+participant = "carol"
+
+[[event]]
+at_ms = 4000
+action = "kick"
+participant = "dave"
+
+[[event]]
+at_ms = 5000
+action = "leave"
+participant = "carol"
+"#;
+
+/// The 1-based line of byte offset `at` in `text`.
+fn line_of(text: &str, at: usize) -> usize {
+    text[..at.min(text.len())].matches('\n').count() + 1
+}
+
+/// Parses and checks a script; `clients` are the MLS client names that exist.
+pub fn parse(file: &str, text: &str, clients: &[&str]) -> Result<CallScript, ScriptError> {
+    let err = |span: Option<Range<usize>>, message: String| ScriptError {
+        file: file.to_string(),
+        line: span.map(|s| line_of(text, s.start)),
+        message,
+    };
+    let raw: RawScript =
+        toml::from_str(text).map_err(|e| err(e.span(), e.message().trim().to_string()))?;
+    let mut participants = Vec::new();
+    let mut names = BTreeSet::new();
+    for p in &raw.participant {
+        let span = p.span();
+        let p = p.get_ref();
+        if !names.insert(p.name.clone()) {
+            return Err(err(Some(span), format!("participant `{}` twice", p.name)));
+        }
+        if !clients.contains(&p.client.get_ref().as_str()) {
+            return Err(err(
+                Some(p.client.span()),
+                format!(
+                    "unknown client `{}` (MLS clients: {})",
+                    p.client.get_ref(),
+                    clients.join(", ")
+                ),
+            ));
+        }
+        participants.push(Participant {
+            name: p.name.clone(),
+            client: p.client.get_ref().clone(),
+        });
+    }
+    if participants.is_empty() {
+        return Err(err(None, "no [[participant]]".into()));
+    }
+    let mut events = Vec::new();
+    let mut last = 0;
+    // Who is in the call, event by event: joins and departures must make sense.
+    let mut present = BTreeSet::new();
+    let mut gone = BTreeSet::new();
+    let mut muted = BTreeSet::new();
+    for e in &raw.event {
+        let span = e.span();
+        let line = line_of(text, span.start);
+        let e = e.get_ref();
+        let who = e.participant.get_ref();
+        let at = |m: String| err(Some(span.clone()), m);
+        if !names.contains(who) {
+            return Err(err(
+                Some(e.participant.span()),
+                format!("no participant `{who}`"),
+            ));
+        }
+        if e.at_ms < last {
+            return Err(at(format!(
+                "events must be in time order: at_ms {} after {last}",
+                e.at_ms
+            )));
+        }
+        last = e.at_ms;
+        match e.action {
+            EventKind::Join => {
+                if present.contains(who) || gone.contains(who) {
+                    return Err(at(format!("`{who}` joins twice")));
+                }
+                present.insert(who.clone());
+            }
+            kind => {
+                if !present.contains(who) {
+                    return Err(at(format!("`{who}` cannot {} before joining", kind.name())));
+                }
+                match kind {
+                    EventKind::Leave | EventKind::Kick => {
+                        if present.len() == 1 {
+                            return Err(at(format!("`{who}` is the last one in the call")));
+                        }
+                        present.remove(who);
+                        gone.insert(who.clone());
+                    }
+                    EventKind::Mute if !muted.insert(who.clone()) => {
+                        return Err(at(format!("`{who}` is muted already")));
+                    }
+                    EventKind::Unmute if !muted.remove(who) => {
+                        return Err(at(format!("`{who}` is not muted")));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        events.push(Event {
+            at_ms: e.at_ms,
+            kind: e.action,
+            participant: who.clone(),
+            line,
+        });
+    }
+    if events.first().is_none_or(|e| e.kind != EventKind::Join) {
+        return Err(err(None, "the first event must be a join".into()));
+    }
+    Ok(CallScript {
+        committer: *raw.committer.get_ref(),
+        grace_ms: raw.grace_ms,
+        tail_ms: raw.tail_ms,
+        participants,
+        events,
+    })
+}
+
+impl CallScript {
+    /// When the call ends.
+    pub fn end_ms(&self) -> u64 {
+        self.events.last().map_or(0, |e| e.at_ms) + self.tail_ms
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CLIENTS: &[&str] = &["openmls", "mls-rs"];
+
+    #[test]
+    fn the_default_script_uses_every_event() {
+        let s = parse("default", DEFAULT, CLIENTS).unwrap();
+        let kinds: BTreeSet<&str> = s.events.iter().map(|e| e.kind.name()).collect();
+        assert_eq!(
+            kinds,
+            BTreeSet::from(["join", "leave", "kick", "rotate", "mute", "unmute"])
+        );
+        assert_eq!(s.participants.len(), 4);
+        assert_eq!(s.committer, CommitterPolicy::Designated);
+        assert_eq!(s.end_ms(), 6500);
+    }
+
+    fn error(text: &str) -> String {
+        parse("call.toml", text, CLIENTS).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let head = "committer = \"any\"\n[[participant]]\nname = \"a\"\nclient = \"openmls\"\n";
+        assert_eq!(
+            error("committer = \"sometimes\"\n"),
+            "call.toml:1: unknown variant `sometimes`, expected `designated` or `any`"
+        );
+        assert_eq!(
+            error(&format!("{head}[[event]]\nat_ms = 0\naction = \"dance\"\nparticipant = \"a\"\n")),
+            "call.toml:7: unknown variant `dance`, expected one of `join`, `leave`, `kick`, `rotate`, `mute`, `unmute`"
+        );
+        assert_eq!(
+            error(&format!(
+                "{head}[[event]]\nat_ms = 0\naction = \"join\"\nparticipant = \"b\"\n"
+            )),
+            "call.toml:8: no participant `b`"
+        );
+        assert_eq!(
+            error(&format!(
+                "{head}[[event]]\nat_ms = 0\naction = \"leave\"\nparticipant = \"a\"\n"
+            )),
+            "call.toml:5: `a` cannot leave before joining"
+        );
+        assert_eq!(
+            error("committer = \"any\"\n[[participant]]\nname = \"a\"\nclient = \"webex\"\n"),
+            "call.toml:4: unknown client `webex` (MLS clients: openmls, mls-rs)"
+        );
+        assert_eq!(
+            error("committer = \"any\"\n[[participant]]\nname = \"a\"\n"),
+            "call.toml:2: missing field `client`"
+        );
+        assert!(error("committer = [").starts_with("call.toml:1: "));
+    }
+}
