@@ -1,6 +1,7 @@
 //! Deployment level: live calls over real WebRTC through a recording SFU, media under SFrame
-//! keyed from MLS (issue 6, in progress). So far: the call script ([`script`]) and the media
-//! frames under SFrame ([`media`]).
+//! keyed from MLS (issue 6, in progress). So far: the call script ([`script`]) the media frames
+//! under SFrame ([`media`]), the SFU's record and the checks any record can take ([`record`]).
 
 pub mod media;
+pub mod record;
 pub mod script;
