@@ -147,6 +147,9 @@ impl Member for FaultyMember {
     fn epoch(&self) -> Option<u64> {
         self.inner.epoch()
     }
+    fn own_leaf(&self) -> Option<u32> {
+        self.inner.own_leaf()
+    }
     fn cipher_suite(&self) -> Option<u16> {
         self.inner.cipher_suite()
     }

@@ -56,7 +56,7 @@ pub struct Plaintext {
 
 /// One actor of a scenario, played by one client. Methods that need a group fail with
 /// [`ClientError::Failed`] when the member has none.
-pub trait Member {
+pub trait Member: Send {
     /// The client playing this member (`openmls`, `mls-rs`).
     fn client(&self) -> &'static str;
     /// The MLS identity (basic credential).
@@ -108,6 +108,8 @@ pub trait Member {
     ) -> Result<Vec<u8>, ClientError>;
     /// The current epoch, None without a group.
     fn epoch(&self) -> Option<u64>;
+    /// Its leaf index in the current group (the sender index of RFC 9605 §5.2's KID).
+    fn own_leaf(&self) -> Option<u32>;
     /// The cipher suite of the current group.
     fn cipher_suite(&self) -> Option<u16>;
     /// Identities in the current group, by leaf order.

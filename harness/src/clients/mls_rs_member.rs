@@ -527,6 +527,10 @@ impl Member for MlsRsMember {
         self.group.as_ref().map(Group::current_epoch)
     }
 
+    fn own_leaf(&self) -> Option<u32> {
+        self.group.as_ref().map(Group::current_member_index)
+    }
+
     fn cipher_suite(&self) -> Option<u16> {
         self.group.as_ref().map(|g| u16::from(g.cipher_suite()))
     }

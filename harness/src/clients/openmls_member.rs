@@ -623,6 +623,10 @@ impl Member for OpenMlsMember {
         self.group.as_ref().map(|g| g.epoch().as_u64())
     }
 
+    fn own_leaf(&self) -> Option<u32> {
+        self.group.as_ref().map(|g| g.own_leaf_index().u32())
+    }
+
     fn cipher_suite(&self) -> Option<u16> {
         self.group.as_ref().map(|g| u16::from(g.ciphersuite()))
     }
