@@ -3,5 +3,6 @@
 //! under SFrame ([`media`]), the SFU's record and the checks any record can take ([`record`]).
 
 pub mod media;
+pub mod participant;
 pub mod record;
 pub mod script;

@@ -1,0 +1,214 @@
+//! One participant's end-to-end state, without I/O: its MLS member (openmls or mls-rs, through
+//! the one [`Member`] trait), the SFrame base key of every epoch it has been in, and its
+//! senders' counters. The transport hands it delivery-service messages and RTP payloads.
+
+use super::media::{self, Frame, MediaKind, BASE_KEY_LEN};
+use crate::clients::sframe::Sframe;
+use crate::clients::{ClientError, Member, MlsClient, ProposalSpec, SframeClient};
+use crate::vectors::mls_sframe::BASE_KEY_LABEL;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use std::collections::BTreeMap;
+
+/// The MLS cipher suite of the live calls (X25519, AES-128-GCM, SHA-256, Ed25519).
+pub const MLS_SUITE: u16 = 1;
+
+/// A participant.
+pub struct Participant {
+    pub name: String,
+    pub client: &'static str,
+    member: Box<dyn Member>,
+    sframe: Sframe,
+    /// SFrame base key of each epoch it was in: frames sent just before an epoch change still
+    /// arrive after it.
+    keys: BTreeMap<u64, Vec<u8>>,
+    /// SFrame counter, shared by its audio and video (one KID per epoch).
+    ctr: u64,
+    seq: BTreeMap<MediaKind, u64>,
+    rng: StdRng,
+    /// The base key of each epoch, as the escrow control hands it to the SFU.
+    pub escrow: bool,
+}
+
+impl std::fmt::Debug for Participant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Participant")
+            .field("name", &self.name)
+            .field("client", &self.client)
+            .field("epoch", &self.member.epoch())
+            .finish()
+    }
+}
+
+impl Participant {
+    pub fn new(name: &str, client: &dyn MlsClient, seed: u64) -> Result<Participant, ClientError> {
+        Ok(Participant {
+            name: name.to_string(),
+            client: client.name(),
+            member: client.member(name.as_bytes())?,
+            sframe: Sframe::new(),
+            keys: BTreeMap::new(),
+            ctr: 0,
+            seq: BTreeMap::new(),
+            rng: StdRng::seed_from_u64(seed),
+            escrow: false,
+        })
+    }
+
+    pub fn epoch(&self) -> Option<u64> {
+        self.member.epoch()
+    }
+
+    pub fn in_group(&self) -> bool {
+        self.member.epoch().is_some()
+    }
+
+    /// Notes the current epoch's base key; returns it if it is new.
+    fn rekey(&mut self) -> Result<Option<Vec<u8>>, ClientError> {
+        let epoch = self
+            .member
+            .epoch()
+            .ok_or_else(|| ClientError::failed("no group"))?;
+        if self.keys.contains_key(&epoch) {
+            return Ok(None);
+        }
+        let key = self
+            .member
+            .export_secret(BASE_KEY_LABEL.as_bytes(), b"", BASE_KEY_LEN)?;
+        self.keys.insert(epoch, key.clone());
+        Ok(Some(key))
+    }
+
+    /// The current epoch's base key (the harness's ground truth for the SFU checks).
+    pub fn current_key(&self) -> Option<(u64, Vec<u8>)> {
+        let epoch = self.member.epoch()?;
+        Some((epoch, self.keys.get(&epoch)?.clone()))
+    }
+
+    pub fn key_package(&mut self) -> Result<Vec<u8>, ClientError> {
+        self.member.create_key_package(MLS_SUITE)
+    }
+
+    /// Starts the call's group alone.
+    pub fn create_group(&mut self, group_id: &[u8]) -> Result<(), ClientError> {
+        self.member.create_group(group_id, MLS_SUITE, true)?;
+        self.rekey().map(|_| ())
+    }
+
+    pub fn join(&mut self, welcome: &[u8]) -> Result<(), ClientError> {
+        self.member.join(welcome, None, true)?;
+        self.rekey().map(|_| ())
+    }
+
+    /// Commits adds (key packages), removes (names) and, with neither, a self-update; applies
+    /// it at once (the SFU orders commits, so nobody commits concurrently). Returns the commit
+    /// and the Welcome.
+    pub fn commit(
+        &mut self,
+        adds: &[Vec<u8>],
+        removes: &[String],
+    ) -> Result<(Vec<u8>, Option<Vec<u8>>), ClientError> {
+        let mut specs: Vec<ProposalSpec> = adds
+            .iter()
+            .map(|kp| ProposalSpec::Add {
+                key_package: kp.clone(),
+            })
+            .collect();
+        specs.extend(removes.iter().map(|n| ProposalSpec::Remove {
+            identity: n.as_bytes().to_vec(),
+        }));
+        let force_path = specs.is_empty();
+        let out = self.member.commit(&[], &specs, force_path, false)?;
+        self.member.merge_pending_commit()?;
+        self.rekey()?;
+        Ok((out.commit, out.welcome))
+    }
+
+    /// Applies another member's commit.
+    pub fn handle_commit(&mut self, commit: &[u8]) -> Result<(), ClientError> {
+        self.member.handle_commit(&[], commit)?;
+        self.rekey().map(|_| ())
+    }
+
+    /// The next frame of `kind` and its RTP payload under the current epoch's key.
+    pub fn next_frame(&mut self, kind: MediaKind) -> Result<(Frame, Vec<u8>), ClientError> {
+        let (epoch, key) = self
+            .current_key()
+            .ok_or_else(|| ClientError::failed("no group"))?;
+        let leaf = self
+            .member
+            .own_leaf()
+            .ok_or_else(|| ClientError::failed("no leaf"))?;
+        let kid = media::sender_kid(leaf, epoch)
+            .ok_or_else(|| ClientError::failed("leaf index does not fit the KID"))?;
+        let seq = self.seq.entry(kind).or_default();
+        let frame = media::synth(kind, &self.name, *seq, &mut self.rng);
+        *seq += 1;
+        let payload = media::protect(&self.sframe, &frame, &key, kid, self.ctr)?;
+        self.ctr += 1;
+        Ok((frame, payload))
+    }
+
+    /// Opens a received payload with the key of the epoch its KID names (the newest epoch it
+    /// knows with those low bits).
+    pub fn receive(&self, kind: MediaKind, payload: &[u8]) -> Result<Vec<u8>, ClientError> {
+        let (kid, _) = media::header(&self.sframe, kind, payload)?;
+        let (_, low) = media::split_kid(kid);
+        let key = self
+            .keys
+            .iter()
+            .rev()
+            .find(|(e, _)| *e % (1 << media::EPOCH_BITS) == low)
+            .map(|(_, k)| k)
+            .ok_or_else(|| ClientError::failed(format!("no key for epoch {low} (mod 2^8)")))?;
+        media::unprotect(&self.sframe, kind, payload, key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clients::mls_clients;
+
+    #[test]
+    fn openmls_and_mls_rs_share_media_across_epochs() {
+        let clients = mls_clients();
+        let mut alice = Participant::new("alice", clients[0].as_ref(), 1).unwrap();
+        let mut bob = Participant::new("bob", clients[1].as_ref(), 2).unwrap();
+        let mut carol = Participant::new("carol", clients[0].as_ref(), 3).unwrap();
+        alice.create_group(b"call").unwrap();
+        let kp = bob.key_package().unwrap();
+        let (_, welcome) = alice.commit(&[kp], &[]).unwrap();
+        bob.join(&welcome.unwrap()).unwrap();
+        let (frame, payload) = bob.next_frame(MediaKind::Video).unwrap();
+        assert_eq!(
+            alice.receive(MediaKind::Video, &payload).unwrap(),
+            frame.body
+        );
+        // A frame from the epoch before a join still opens after it; the joiner cannot open it.
+        let kp = carol.key_package().unwrap();
+        let (commit, welcome) = alice.commit(&[kp], &[]).unwrap();
+        bob.handle_commit(&commit).unwrap();
+        carol.join(&welcome.unwrap()).unwrap();
+        assert_eq!(bob.receive(MediaKind::Video, &payload).unwrap(), frame.body);
+        assert!(carol.receive(MediaKind::Video, &payload).is_err());
+        // After bob's removal he opens nothing new; a rotation changes the key again.
+        let (commit, _) = alice.commit(&[], &["bob".to_string()]).unwrap();
+        carol.handle_commit(&commit).unwrap();
+        let _ = bob.handle_commit(&commit);
+        let (frame, payload) = carol.next_frame(MediaKind::Audio).unwrap();
+        assert_eq!(
+            alice.receive(MediaKind::Audio, &payload).unwrap(),
+            frame.body
+        );
+        assert!(bob.receive(MediaKind::Audio, &payload).is_err());
+        let (commit, _) = carol.commit(&[], &[]).unwrap();
+        alice.handle_commit(&commit).unwrap();
+        assert_eq!(alice.epoch(), Some(4));
+        assert_ne!(
+            alice.current_key(),
+            carol.keys.get(&3).map(|k| (3, k.clone()))
+        );
+        assert_eq!(alice.current_key(), carol.current_key());
+    }
+}
