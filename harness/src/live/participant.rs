@@ -4,7 +4,7 @@
 
 use super::media::{self, Frame, MediaKind, BASE_KEY_LEN};
 use crate::clients::sframe::Sframe;
-use crate::clients::{ClientError, Member, MlsClient, ProposalSpec, SframeClient};
+use crate::clients::{ClientError, Member, MlsClient, ProposalSpec};
 use crate::vectors::mls_sframe::BASE_KEY_LABEL;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
