@@ -2,6 +2,7 @@
 //! keyed from MLS (issue 6, in progress). So far: the call script ([`script`]) the media frames
 //! under SFrame ([`media`]), the SFU's record and the checks any record can take ([`record`]).
 
+pub mod ds;
 pub mod media;
 pub mod participant;
 pub mod record;

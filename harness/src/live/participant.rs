@@ -26,8 +26,6 @@ pub struct Participant {
     ctr: u64,
     seq: BTreeMap<MediaKind, u64>,
     rng: StdRng,
-    /// The base key of each epoch, as the escrow control hands it to the SFU.
-    pub escrow: bool,
 }
 
 impl std::fmt::Debug for Participant {
@@ -51,7 +49,6 @@ impl Participant {
             ctr: 0,
             seq: BTreeMap::new(),
             rng: StdRng::seed_from_u64(seed),
-            escrow: false,
         })
     }
 
@@ -100,13 +97,14 @@ impl Participant {
         self.rekey().map(|_| ())
     }
 
-    /// Commits adds (key packages), removes (names) and, with neither, a self-update; applies
-    /// it at once (the SFU orders commits, so nobody commits concurrently). Returns the commit
-    /// and the Welcome.
+    /// Commits adds (key packages), removes (names) and proposals by reference; with none of
+    /// them, a self-update. Applies it at once (the SFU orders commits, so nobody commits
+    /// concurrently). Returns the commit and the Welcome.
     pub fn commit(
         &mut self,
         adds: &[Vec<u8>],
         removes: &[String],
+        proposals: &[Vec<u8>],
     ) -> Result<(Vec<u8>, Option<Vec<u8>>), ClientError> {
         let mut specs: Vec<ProposalSpec> = adds
             .iter()
@@ -117,16 +115,25 @@ impl Participant {
         specs.extend(removes.iter().map(|n| ProposalSpec::Remove {
             identity: n.as_bytes().to_vec(),
         }));
-        let force_path = specs.is_empty();
-        let out = self.member.commit(&[], &specs, force_path, false)?;
+        let force_path = specs.is_empty() && proposals.is_empty();
+        let out = self.member.commit(proposals, &specs, force_path, false)?;
         self.member.merge_pending_commit()?;
         self.rekey()?;
         Ok((out.commit, out.welcome))
     }
 
-    /// Applies another member's commit.
-    pub fn handle_commit(&mut self, commit: &[u8]) -> Result<(), ClientError> {
-        self.member.handle_commit(&[], commit)?;
+    /// An Update proposal of its own leaf (for a designated committer to commit).
+    pub fn propose_update(&mut self) -> Result<Vec<u8>, ClientError> {
+        self.member.propose_update()
+    }
+
+    /// Applies another member's commit, with the proposals it covers.
+    pub fn handle_commit(
+        &mut self,
+        proposals: &[Vec<u8>],
+        commit: &[u8],
+    ) -> Result<(), ClientError> {
+        self.member.handle_commit(proposals, commit)?;
         self.rekey().map(|_| ())
     }
 
@@ -178,7 +185,7 @@ mod tests {
         let mut carol = Participant::new("carol", clients[0].as_ref(), 3).unwrap();
         alice.create_group(b"call").unwrap();
         let kp = bob.key_package().unwrap();
-        let (_, welcome) = alice.commit(&[kp], &[]).unwrap();
+        let (_, welcome) = alice.commit(&[kp], &[], &[]).unwrap();
         bob.join(&welcome.unwrap()).unwrap();
         let (frame, payload) = bob.next_frame(MediaKind::Video).unwrap();
         assert_eq!(
@@ -187,23 +194,23 @@ mod tests {
         );
         // A frame from the epoch before a join still opens after it; the joiner cannot open it.
         let kp = carol.key_package().unwrap();
-        let (commit, welcome) = alice.commit(&[kp], &[]).unwrap();
-        bob.handle_commit(&commit).unwrap();
+        let (commit, welcome) = alice.commit(&[kp], &[], &[]).unwrap();
+        bob.handle_commit(&[], &commit).unwrap();
         carol.join(&welcome.unwrap()).unwrap();
         assert_eq!(bob.receive(MediaKind::Video, &payload).unwrap(), frame.body);
         assert!(carol.receive(MediaKind::Video, &payload).is_err());
         // After bob's removal he opens nothing new; a rotation changes the key again.
-        let (commit, _) = alice.commit(&[], &["bob".to_string()]).unwrap();
-        carol.handle_commit(&commit).unwrap();
-        let _ = bob.handle_commit(&commit);
+        let (commit, _) = alice.commit(&[], &["bob".to_string()], &[]).unwrap();
+        carol.handle_commit(&[], &commit).unwrap();
+        let _ = bob.handle_commit(&[], &commit);
         let (frame, payload) = carol.next_frame(MediaKind::Audio).unwrap();
         assert_eq!(
             alice.receive(MediaKind::Audio, &payload).unwrap(),
             frame.body
         );
         assert!(bob.receive(MediaKind::Audio, &payload).is_err());
-        let (commit, _) = carol.commit(&[], &[]).unwrap();
-        alice.handle_commit(&commit).unwrap();
+        let (commit, _) = carol.commit(&[], &[], &[]).unwrap();
+        alice.handle_commit(&[], &commit).unwrap();
         assert_eq!(alice.epoch(), Some(4));
         assert_ne!(
             alice.current_key(),

@@ -1,0 +1,193 @@
+//! The delivery-service messages a live call carries over each participant's data channel to
+//! the SFU. The SFU orders membership changes: it asks one member (the committer) to commit
+//! each change, then fans the commit out and hands the Welcome to the joiner.
+//!
+//! Wire form: a tag byte, then each field as a u32 big-endian length and its bytes.
+
+/// One delivery-service message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DsMsg {
+    // Participant to SFU.
+    /// The first member: the group exists.
+    Created,
+    /// Let me in: my key package.
+    JoinRequest {
+        key_package: Vec<u8>,
+    },
+    /// Remove me.
+    LeaveRequest,
+    /// Rotate my key: an Update proposal (for the committer to commit), or empty when I commit
+    /// it myself.
+    RotateRequest {
+        proposal: Vec<u8>,
+    },
+    /// A commit, as asked; `welcome` for the joiners it adds.
+    Commit {
+        commit: Vec<u8>,
+        welcome: Vec<u8>,
+    },
+    /// The escrow control: a media key in clear.
+    Escrow {
+        key: Vec<u8>,
+    },
+    // SFU to participant.
+    /// Commit this change: add `key_package` (of `name`), remove `name`, or commit `proposal`
+    /// (empty: a self-update of its own).
+    PleaseAdd {
+        key_package: Vec<u8>,
+    },
+    PleaseRemove {
+        name: String,
+    },
+    PleaseUpdate {
+        proposal: Vec<u8>,
+    },
+    /// Another member's commit, with the proposal it covers (if any).
+    Fanout {
+        commit: Vec<u8>,
+        proposal: Vec<u8>,
+    },
+    Welcome {
+        welcome: Vec<u8>,
+    },
+}
+
+fn put(out: &mut Vec<u8>, field: &[u8]) {
+    out.extend_from_slice(&(field.len() as u32).to_be_bytes());
+    out.extend_from_slice(field);
+}
+
+fn take(input: &mut &[u8]) -> Option<Vec<u8>> {
+    let len = u32::from_be_bytes(input.get(..4)?.try_into().ok()?) as usize;
+    let field = input.get(4..4 + len)?.to_vec();
+    *input = &input[4 + len..];
+    Some(field)
+}
+
+impl DsMsg {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        match self {
+            DsMsg::Created => out.push(b'c'),
+            DsMsg::JoinRequest { key_package } => {
+                out.push(b'j');
+                put(&mut out, key_package);
+            }
+            DsMsg::LeaveRequest => out.push(b'l'),
+            DsMsg::RotateRequest { proposal } => {
+                out.push(b'r');
+                put(&mut out, proposal);
+            }
+            DsMsg::Commit { commit, welcome } => {
+                out.push(b'C');
+                put(&mut out, commit);
+                put(&mut out, welcome);
+            }
+            DsMsg::Escrow { key } => {
+                out.push(b'e');
+                put(&mut out, key);
+            }
+            DsMsg::PleaseAdd { key_package } => {
+                out.push(b'A');
+                put(&mut out, key_package);
+            }
+            DsMsg::PleaseRemove { name } => {
+                out.push(b'R');
+                put(&mut out, name.as_bytes());
+            }
+            DsMsg::PleaseUpdate { proposal } => {
+                out.push(b'U');
+                put(&mut out, proposal);
+            }
+            DsMsg::Fanout { commit, proposal } => {
+                out.push(b'F');
+                put(&mut out, commit);
+                put(&mut out, proposal);
+            }
+            DsMsg::Welcome { welcome } => {
+                out.push(b'W');
+                put(&mut out, welcome);
+            }
+        }
+        out
+    }
+
+    /// None if the bytes are not a message.
+    pub fn decode(bytes: &[u8]) -> Option<DsMsg> {
+        let (tag, mut rest) = bytes.split_first()?;
+        let rest = &mut rest;
+        let msg = match tag {
+            b'c' => DsMsg::Created,
+            b'j' => DsMsg::JoinRequest {
+                key_package: take(rest)?,
+            },
+            b'l' => DsMsg::LeaveRequest,
+            b'r' => DsMsg::RotateRequest {
+                proposal: take(rest)?,
+            },
+            b'C' => DsMsg::Commit {
+                commit: take(rest)?,
+                welcome: take(rest)?,
+            },
+            b'e' => DsMsg::Escrow { key: take(rest)? },
+            b'A' => DsMsg::PleaseAdd {
+                key_package: take(rest)?,
+            },
+            b'R' => DsMsg::PleaseRemove {
+                name: String::from_utf8(take(rest)?).ok()?,
+            },
+            b'U' => DsMsg::PleaseUpdate {
+                proposal: take(rest)?,
+            },
+            b'F' => DsMsg::Fanout {
+                commit: take(rest)?,
+                proposal: take(rest)?,
+            },
+            b'W' => DsMsg::Welcome {
+                welcome: take(rest)?,
+            },
+            _ => return None,
+        };
+        rest.is_empty().then_some(msg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_message_round_trips_and_garbage_is_refused() {
+        let all = [
+            DsMsg::Created,
+            DsMsg::JoinRequest {
+                key_package: vec![1, 2],
+            },
+            DsMsg::LeaveRequest,
+            DsMsg::RotateRequest { proposal: vec![] },
+            DsMsg::Commit {
+                commit: vec![3],
+                welcome: vec![4, 5],
+            },
+            DsMsg::Escrow { key: vec![6; 16] },
+            DsMsg::PleaseAdd {
+                key_package: vec![7],
+            },
+            DsMsg::PleaseRemove {
+                name: "dave".into(),
+            },
+            DsMsg::PleaseUpdate { proposal: vec![8] },
+            DsMsg::Fanout {
+                commit: vec![9],
+                proposal: vec![],
+            },
+            DsMsg::Welcome { welcome: vec![10] },
+        ];
+        for m in all {
+            assert_eq!(DsMsg::decode(&m.encode()), Some(m));
+        }
+        assert_eq!(DsMsg::decode(b""), None);
+        assert_eq!(DsMsg::decode(b"j\0\0\0\x09ab"), None);
+        assert_eq!(DsMsg::decode(b"c-trailing"), None);
+    }
+}
