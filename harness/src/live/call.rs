@@ -1,0 +1,536 @@
+//! A live call: the SFU and every participant in one process, each participant a real WebRTC
+//! peer connection (webrtc-rs 0.21 async crate) to the SFU over loopback UDP, following the
+//! call script's timeline. Participants never hang up early: one that leaves or is kicked stays
+//! connected and listening, as a hostile SFU would keep feeding it.
+
+use super::ds::DsMsg;
+use super::media::{MediaKind, OPUS_PT, VP8_PT};
+use super::participant::Participant;
+use super::script::{CallScript, CommitterPolicy, EventKind};
+use super::sfu::{self, SfuCmd, SfuReport, MAX_MESSAGE};
+use crate::clients::{mls_clients, MlsClient};
+use bytes::BytesMut;
+use rtc::peer_connection::configuration::setting_engine::SctpMaxMessageSize;
+use rtc::rtp;
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+use webrtc::data_channel::{DataChannel, DataChannelEvent};
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
+    RTCIceGatheringState, SettingEngineBuilder,
+};
+
+/// A seeded bug the live checks must flag (`--control NAME`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LiveControl {
+    /// Every participant hands its media key of each epoch to the SFU.
+    Escrow,
+    /// Departures change nobody's key: the committer acknowledges a removal without a commit.
+    NoRotate,
+}
+
+impl LiveControl {
+    pub fn name(self) -> &'static str {
+        match self {
+            LiveControl::Escrow => "escrow",
+            LiveControl::NoRotate => "no-rotate",
+        }
+    }
+}
+
+/// What a participant saw happen, with the time since the call started.
+#[derive(Clone, Debug)]
+pub enum Event {
+    Sent {
+        who: String,
+        kind: MediaKind,
+        at: Duration,
+        payload: Vec<u8>,
+    },
+    Received {
+        who: String,
+        kind: MediaKind,
+        at: Duration,
+        payload: Vec<u8>,
+        opened: bool,
+    },
+    Epoch {
+        who: String,
+        epoch: u64,
+        key: Vec<u8>,
+        at: Duration,
+    },
+    Joined {
+        who: String,
+        at: Duration,
+    },
+    Error {
+        who: String,
+        what: String,
+    },
+}
+
+/// What a call produced.
+#[derive(Debug)]
+pub struct CallOutcome {
+    pub script: CallScript,
+    pub events: Vec<Event>,
+    pub sfu: SfuReport,
+    pub control: Option<LiveControl>,
+    /// When each script event fired.
+    pub fired: Vec<(Duration, EventKind, String)>,
+}
+
+enum Ctl {
+    Leave,
+    Rotate,
+    Mute(bool),
+    Stop,
+}
+
+struct Handler {
+    gathered: mpsc::UnboundedSender<()>,
+    tracks: mpsc::UnboundedSender<Arc<dyn TrackRemote>>,
+    channels: mpsc::UnboundedSender<Arc<dyn DataChannel>>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_gathering_state_change(&self, s: RTCIceGatheringState) {
+        if s == RTCIceGatheringState::Complete {
+            let _ = self.gathered.send(());
+        }
+    }
+    async fn on_track(&self, t: Arc<dyn TrackRemote>) {
+        let _ = self.tracks.send(t);
+    }
+    async fn on_data_channel(&self, dc: Arc<dyn DataChannel>) {
+        let _ = self.channels.send(dc);
+    }
+}
+
+/// Runs `script` with the SFU on `sfu_addr` (port 0: any).
+pub async fn run(
+    script: CallScript,
+    sfu_addr: SocketAddr,
+    control: Option<LiveControl>,
+    seed: u64,
+) -> anyhow::Result<CallOutcome> {
+    let start = Instant::now();
+    let (sfu_tx, _) = sfu::start(sfu_addr, script.committer, seed, start).await?;
+    let (log_tx, mut log_rx) = mpsc::unbounded_channel::<Event>();
+    let clients: Arc<Vec<Box<dyn MlsClient>>> = Arc::new(mls_clients());
+    let mut ctl: BTreeMap<String, mpsc::UnboundedSender<Ctl>> = BTreeMap::new();
+    let mut tasks = Vec::new();
+    let mut fired = Vec::new();
+    let mut first = true;
+    for (n, e) in script.events.iter().enumerate() {
+        tokio::time::sleep_until((start + Duration::from_millis(e.at_ms)).into()).await;
+        fired.push((start.elapsed(), e.kind, e.participant.clone()));
+        match e.kind {
+            EventKind::Join => {
+                let spec = script
+                    .participants
+                    .iter()
+                    .find(|p| p.name == e.participant)
+                    .cloned()
+                    .ok_or_else(|| anyhow::anyhow!("no participant {}", e.participant))?;
+                let (tx, rx) = mpsc::unbounded_channel();
+                ctl.insert(spec.name.clone(), tx);
+                let ctx = ParticipantCtx {
+                    name: spec.name.clone(),
+                    client: spec.client.clone(),
+                    clients: clients.clone(),
+                    sfu: sfu_tx.clone(),
+                    log: log_tx.clone(),
+                    start,
+                    creator: std::mem::take(&mut first),
+                    policy: script.committer,
+                    control,
+                    seed: seed ^ n as u64,
+                };
+                tasks.push(tokio::spawn(participant(ctx, rx)));
+            }
+            EventKind::Kick => {
+                let _ = sfu_tx.send(SfuCmd::Kick {
+                    name: e.participant.clone(),
+                });
+            }
+            kind => {
+                if let Some(tx) = ctl.get(&e.participant) {
+                    let _ = tx.send(match kind {
+                        EventKind::Leave => Ctl::Leave,
+                        EventKind::Rotate => Ctl::Rotate,
+                        EventKind::Mute => Ctl::Mute(true),
+                        _ => Ctl::Mute(false),
+                    });
+                }
+            }
+        }
+    }
+    tokio::time::sleep_until((start + Duration::from_millis(script.end_ms())).into()).await;
+    for tx in ctl.values() {
+        let _ = tx.send(Ctl::Stop);
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let (reply, report) = oneshot::channel();
+    let _ = sfu_tx.send(SfuCmd::Finish { reply });
+    let sfu = report.await.unwrap_or_default();
+    drop(log_tx);
+    let mut events = Vec::new();
+    while let Some(e) = log_rx.recv().await {
+        events.push(e);
+    }
+    Ok(CallOutcome {
+        script,
+        events,
+        sfu,
+        control,
+        fired,
+    })
+}
+
+struct ParticipantCtx {
+    name: String,
+    client: String,
+    clients: Arc<Vec<Box<dyn MlsClient>>>,
+    sfu: mpsc::UnboundedSender<SfuCmd>,
+    log: mpsc::UnboundedSender<Event>,
+    start: Instant,
+    creator: bool,
+    policy: CommitterPolicy,
+    control: Option<LiveControl>,
+    seed: u64,
+}
+
+impl ParticipantCtx {
+    fn at(&self) -> Duration {
+        self.start.elapsed()
+    }
+    fn error(&self, what: String) {
+        let _ = self.log.send(Event::Error {
+            who: self.name.clone(),
+            what,
+        });
+    }
+}
+
+/// One participant, until told to stop. Errors are logged and the call goes on.
+async fn participant(ctx: ParticipantCtx, mut ctl: mpsc::UnboundedReceiver<Ctl>) {
+    if let Err(e) = participant_inner(&ctx, &mut ctl).await {
+        ctx.error(format!("{e:#}"));
+    }
+}
+
+async fn participant_inner(
+    ctx: &ParticipantCtx,
+    ctl: &mut mpsc::UnboundedReceiver<Ctl>,
+) -> anyhow::Result<()> {
+    let client = ctx
+        .clients
+        .iter()
+        .find(|c| c.name() == ctx.client)
+        .ok_or_else(|| anyhow::anyhow!("no client {}", ctx.client))?;
+    let mut me = Participant::new(&ctx.name, client.as_ref(), ctx.seed)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (gtx, mut gathered) = mpsc::unbounded_channel();
+    let (ttx, mut tracks) = mpsc::unbounded_channel();
+    let (dtx, mut channels) = mpsc::unbounded_channel();
+    let se = SettingEngineBuilder::new()
+        .with_sctp_max_message_size(SctpMaxMessageSize::Bounded(MAX_MESSAGE as u32))
+        .build();
+    let pc: Arc<dyn PeerConnection> = Arc::new(
+        PeerConnectionBuilder::new()
+            .with_configuration(RTCConfigurationBuilder::new().build())
+            .with_media_engine(sfu::media_engine())
+            .with_setting_engine(se)
+            .with_handler(Arc::new(Handler {
+                gathered: gtx,
+                tracks: ttx,
+                channels: dtx,
+            }))
+            .with_udp_addrs(vec!["127.0.0.1:0".to_string()])
+            .build()
+            .await?,
+    );
+    let (offers_tx, mut offers) = mpsc::unbounded_channel();
+    let (reply, id) = oneshot::channel();
+    ctx.sfu.send(SfuCmd::Connect {
+        name: ctx.name.clone(),
+        offers: offers_tx,
+        reply,
+    })?;
+    let id = id.await?;
+    let ssrc_audio = 0x1000_0000 + id as u32 * 2;
+    let audio = Arc::new(TrackLocalStaticRTP::new(sfu::track(
+        RtpCodecKind::Audio,
+        format!("a{id}"),
+        format!("s{id}"),
+        ssrc_audio,
+    )));
+    let video = Arc::new(TrackLocalStaticRTP::new(sfu::track(
+        RtpCodecKind::Video,
+        format!("v{id}"),
+        format!("s{id}"),
+        ssrc_audio + 1,
+    )));
+    let first = offers
+        .recv()
+        .await
+        .ok_or_else(|| anyhow::anyhow!("no offer"))?;
+    pc.set_remote_description(first).await?;
+    pc.add_track(audio.clone() as Arc<dyn TrackLocal>).await?;
+    pc.add_track(video.clone() as Arc<dyn TrackLocal>).await?;
+    let answer = pc.create_answer(None).await?;
+    pc.set_local_description(answer).await?;
+    gathered.recv().await;
+    let sdp = pc
+        .local_description()
+        .await
+        .ok_or_else(|| anyhow::anyhow!("no local description"))?;
+    ctx.sfu.send(SfuCmd::Answer { id, sdp })?;
+    {
+        // Every later offer (a participant joined) is answered as it comes.
+        let (pc, sfu) = (pc.clone(), ctx.sfu.clone());
+        tokio::spawn(async move {
+            while let Some(offer) = offers.recv().await {
+                if pc.set_remote_description(offer).await.is_err() {
+                    continue;
+                }
+                let Ok(answer) = pc.create_answer(None).await else {
+                    continue;
+                };
+                let _ = pc.set_local_description(answer).await;
+                if let Some(sdp) = pc.local_description().await {
+                    let _ = sfu.send(SfuCmd::Answer { id, sdp });
+                }
+            }
+        });
+    }
+    // Received RTP: one task per track hands payloads to the participant's loop.
+    let (rtp_tx, mut rtp_rx) = mpsc::unbounded_channel::<(MediaKind, Vec<u8>)>();
+    tokio::spawn(async move {
+        while let Some(t) = tracks.recv().await {
+            let rtp_tx = rtp_tx.clone();
+            tokio::spawn(async move {
+                while let Some(ev) = t.poll().await {
+                    if let TrackRemoteEvent::OnRtpPacket(p) = ev {
+                        let kind = match p.header.payload_type {
+                            OPUS_PT => MediaKind::Audio,
+                            VP8_PT => MediaKind::Video,
+                            _ => continue,
+                        };
+                        let _ = rtp_tx.send((kind, p.payload.to_vec()));
+                    }
+                }
+            });
+        }
+    });
+    let dc = channels
+        .recv()
+        .await
+        .ok_or_else(|| anyhow::anyhow!("no data channel"))?;
+    let (ds_tx, mut ds_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let (open_tx, open_rx) = oneshot::channel::<()>();
+    {
+        let dc = dc.clone();
+        tokio::spawn(async move {
+            let mut open = Some(open_tx);
+            while let Some(ev) = dc.poll().await {
+                match ev {
+                    DataChannelEvent::OnOpen => {
+                        if let Some(o) = open.take() {
+                            let _ = o.send(());
+                        }
+                    }
+                    DataChannelEvent::OnMessage(m) => {
+                        let _ = ds_tx.send(m.data.to_vec());
+                    }
+                    DataChannelEvent::OnClose => break,
+                    _ => {}
+                }
+            }
+        });
+    }
+    // The SFU's channel may already be open when it is announced.
+    let _ = tokio::time::timeout(Duration::from_secs(5), open_rx).await;
+    let send = |msg: DsMsg| {
+        let dc = dc.clone();
+        async move { dc.send(BytesMut::from(&msg.encode()[..])).await }
+    };
+    if ctx.creator {
+        me.create_group(b"live-call")
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        on_epoch(ctx, me.current_key(), &send).await;
+        let _ = ctx.log.send(Event::Joined {
+            who: ctx.name.clone(),
+            at: ctx.at(),
+        });
+        send(DsMsg::Created).await?;
+    } else {
+        let kp = me.key_package().map_err(|e| anyhow::anyhow!("{e}"))?;
+        send(DsMsg::JoinRequest { key_package: kp }).await?;
+    }
+    let mut audio_tick =
+        tokio::time::interval(Duration::from_millis(MediaKind::Audio.interval_ms()));
+    let mut video_tick =
+        tokio::time::interval(Duration::from_millis(MediaKind::Video.interval_ms()));
+    let (mut active, mut muted) = (true, false);
+    let mut rtp_seq: [u16; 2] = [0, 0];
+    let mut rtp_ts: [u32; 2] = [0, 0];
+    loop {
+        tokio::select! {
+            c = ctl.recv() => match c {
+                Some(Ctl::Leave) => {
+                    active = false;
+                    send(DsMsg::LeaveRequest).await?;
+                }
+                Some(Ctl::Rotate) => {
+                    let proposal = match ctx.policy {
+                        CommitterPolicy::Designated => me.propose_update().map_err(|e| anyhow::anyhow!("{e}"))?,
+                        CommitterPolicy::Any => Vec::new(),
+                    };
+                    send(DsMsg::RotateRequest { proposal }).await?;
+                }
+                Some(Ctl::Mute(m)) => muted = m,
+                Some(Ctl::Stop) | None => break,
+            },
+            Some(bytes) = ds_rx.recv() => {
+                match DsMsg::decode(&bytes) {
+                    Some(DsMsg::PleaseAdd { key_package }) => {
+                        match me.commit(&[key_package], &[], &[]) {
+                            Ok((commit, welcome)) => {
+                                on_epoch(ctx, me.current_key(), &send).await;
+                                send(DsMsg::Commit { commit, welcome: welcome.unwrap_or_default() }).await?;
+                            }
+                            Err(e) => ctx.error(format!("committing an add: {e}")),
+                        }
+                    }
+                    Some(DsMsg::PleaseRemove { name }) => {
+                        if ctx.control == Some(LiveControl::NoRotate) {
+                            // The control: the departure is acknowledged, nobody's key changes.
+                            send(DsMsg::Commit { commit: Vec::new(), welcome: Vec::new() }).await?;
+                        } else {
+                            match me.commit(&[], &[name], &[]) {
+                                Ok((commit, _)) => {
+                                    on_epoch(ctx, me.current_key(), &send).await;
+                                    send(DsMsg::Commit { commit, welcome: Vec::new() }).await?;
+                                }
+                                Err(e) => ctx.error(format!("committing a removal: {e}")),
+                            }
+                        }
+                    }
+                    Some(DsMsg::PleaseUpdate { proposal }) => {
+                        let props: Vec<Vec<u8>> = if proposal.is_empty() { vec![] } else { vec![proposal] };
+                        match me.commit(&[], &[], &props) {
+                            Ok((commit, _)) => {
+                                on_epoch(ctx, me.current_key(), &send).await;
+                                send(DsMsg::Commit { commit, welcome: Vec::new() }).await?;
+                            }
+                            Err(e) => ctx.error(format!("committing an update: {e}")),
+                        }
+                    }
+                    Some(DsMsg::Fanout { commit, proposal }) => {
+                        if commit.is_empty() || !me.in_group() {
+                            continue;
+                        }
+                        let props: Vec<Vec<u8>> = if proposal.is_empty() { vec![] } else { vec![proposal] };
+                        if me.handle_commit(&props, &commit).is_ok() {
+                            on_epoch(ctx, me.current_key(), &send).await;
+                        }
+                    }
+                    Some(DsMsg::Welcome { welcome }) => match me.join(&welcome) {
+                        Ok(()) => {
+                            let _ = ctx.log.send(Event::Joined { who: ctx.name.clone(), at: ctx.at() });
+                            on_epoch(ctx, me.current_key(), &send).await;
+                        }
+                        Err(e) => ctx.error(format!("joining: {e}")),
+                    },
+                    _ => {}
+                }
+            }
+            Some((kind, payload)) = rtp_rx.recv() => {
+                let opened = me.receive(kind, &payload).is_ok();
+                let _ = ctx.log.send(Event::Received { who: ctx.name.clone(), kind, at: ctx.at(), payload, opened });
+            }
+            _ = audio_tick.tick() => {
+                if active && !muted && me.in_group() {
+                    send_frame(ctx, &mut me, MediaKind::Audio, &audio, &mut rtp_seq[0], &mut rtp_ts[0], ssrc_audio).await;
+                }
+            }
+            _ = video_tick.tick() => {
+                if active && me.in_group() {
+                    send_frame(ctx, &mut me, MediaKind::Video, &video, &mut rtp_seq[1], &mut rtp_ts[1], ssrc_audio + 1).await;
+                }
+            }
+        }
+    }
+    let _ = pc.close().await;
+    Ok(())
+}
+
+/// A new epoch: logged with its key (the checks' ground truth), and under the escrow control
+/// handed to the SFU.
+async fn on_epoch<F, Fut>(ctx: &ParticipantCtx, current: Option<(u64, Vec<u8>)>, send: &F)
+where
+    F: Fn(DsMsg) -> Fut,
+    Fut: std::future::Future<Output = Result<(), webrtc::error::Error>>,
+{
+    if let Some((epoch, key)) = current {
+        if ctx.control == Some(LiveControl::Escrow) {
+            let _ = send(DsMsg::Escrow { key: key.clone() }).await;
+        }
+        let _ = ctx.log.send(Event::Epoch {
+            who: ctx.name.clone(),
+            epoch,
+            key,
+            at: ctx.at(),
+        });
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn send_frame(
+    ctx: &ParticipantCtx,
+    me: &mut Participant,
+    kind: MediaKind,
+    track: &TrackLocalStaticRTP,
+    seq: &mut u16,
+    ts: &mut u32,
+    ssrc: u32,
+) {
+    let Ok((_, payload)) = me.next_frame(kind) else {
+        return;
+    };
+    let packet = rtp::Packet {
+        header: rtp::header::Header {
+            version: 2,
+            payload_type: kind.payload_type(),
+            sequence_number: *seq,
+            timestamp: *ts,
+            ssrc,
+            marker: kind == MediaKind::Video,
+            ..Default::default()
+        },
+        payload: payload.clone().into(),
+    };
+    *seq = seq.wrapping_add(1);
+    *ts = ts.wrapping_add(kind.ts_step());
+    if track.write_rtp(packet).await.is_ok() {
+        let _ = ctx.log.send(Event::Sent {
+            who: ctx.name.clone(),
+            kind,
+            at: ctx.at(),
+            payload,
+        });
+    }
+}

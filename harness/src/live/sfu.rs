@@ -1,0 +1,639 @@
+//! The selective forwarding unit: one UDP socket on loopback, one sans-I/O `rtc` peer
+//! connection per participant (webrtc-rs 0.21's async crate binds a socket per connection;
+//! driving the core ourselves lets every participant share the SFU's one port, told apart by
+//! source address or, for a new source, the STUN username we pinned for it).
+//!
+//! It terminates DTLS-SRTP as real SFUs do, so it holds every RTP packet in clear: it records
+//! each one (and every delivery-service message) into a [`Record`] and forwards it to every
+//! other participant, including those removed from the group (the checks need a hostile SFU
+//! that keeps feeding them). It is also the delivery service: it orders membership changes one
+//! at a time, asking the committer (the longest-standing member, or under `any` a member it
+//! picks) to commit each, then fans the commit out.
+
+use super::ds::DsMsg;
+use super::media::{OPUS_PT, VP8_PT};
+use super::record::{Carried, Packet, Record};
+use super::script::CommitterPolicy;
+use bytes::BytesMut;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::media_engine::MediaEngine;
+use rtc::peer_connection::configuration::setting_engine::{
+    SctpMaxMessageSize, SettingEngineBuilder,
+};
+use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::peer_connection::event::{RTCDataChannelEvent, RTCPeerConnectionEvent, RTCTrackEvent};
+use rtc::peer_connection::message::RTCMessage;
+use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::peer_connection::transport::{
+    CandidateConfig, CandidateHostConfig, RTCIceCandidate, RTCIceCandidateInit,
+};
+use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
+    RtpCodecKind,
+};
+use rtc::rtp_transceiver::{RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+use rtc::sansio::Protocol;
+use rtc::shared::marshal::Marshal;
+use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+
+/// The largest data-channel message both ends accept (webrtc-rs's hard cap).
+pub const MAX_MESSAGE: usize = 256 * 1024;
+
+pub fn opus() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: "audio/opus".into(),
+        clock_rate: 48000,
+        channels: 2,
+        sdp_fmtp_line: "minptime=10;useinbandfec=1".into(),
+        rtcp_feedback: vec![],
+    }
+}
+
+pub fn vp8() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: "video/VP8".into(),
+        clock_rate: 90000,
+        channels: 0,
+        sdp_fmtp_line: String::new(),
+        rtcp_feedback: vec![],
+    }
+}
+
+/// Opus and VP8 only, on the same payload types on every leg (so forwarding never rewrites
+/// them).
+pub fn media_engine() -> MediaEngine {
+    let mut me = MediaEngine::default();
+    let _ = me.register_codec(
+        RTCRtpCodecParameters {
+            rtp_codec: opus(),
+            payload_type: OPUS_PT,
+        },
+        RtpCodecKind::Audio,
+    );
+    let _ = me.register_codec(
+        RTCRtpCodecParameters {
+            rtp_codec: vp8(),
+            payload_type: VP8_PT,
+        },
+        RtpCodecKind::Video,
+    );
+    me
+}
+
+pub fn track(kind: RtpCodecKind, id: String, stream: String, ssrc: u32) -> MediaStreamTrack {
+    MediaStreamTrack::new(
+        stream,
+        id.clone(),
+        id,
+        kind,
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
+            codec: if kind == RtpCodecKind::Audio {
+                opus()
+            } else {
+                vp8()
+            },
+            ..Default::default()
+        }],
+    )
+}
+
+/// What the call tells the SFU.
+#[derive(Debug)]
+pub enum SfuCmd {
+    /// A participant connects: the SFU offers to it on `offers`; replies with its id.
+    Connect {
+        name: String,
+        offers: mpsc::UnboundedSender<RTCSessionDescription>,
+        reply: oneshot::Sender<usize>,
+    },
+    Answer {
+        id: usize,
+        sdp: RTCSessionDescription,
+    },
+    /// Remove a participant from the group (server-initiated).
+    Kick { name: String },
+    /// Stop and hand over the record and what the delivery service saw happen.
+    Finish { reply: oneshot::Sender<SfuReport> },
+}
+
+/// When each membership change was committed, as the SFU saw it.
+#[derive(Clone, Debug)]
+pub struct Committed {
+    pub at: Duration,
+    pub committer: String,
+    /// "join bob", "leave carol", "kick dave", "rotate bob".
+    pub change: String,
+}
+
+#[derive(Debug, Default)]
+pub struct SfuReport {
+    pub record: Record,
+    pub committed: Vec<Committed>,
+    pub forwarded: u64,
+    pub forward_errors: u64,
+}
+
+/// A pending membership change.
+#[derive(Clone, Debug)]
+enum Change {
+    Add { name: String, key_package: Vec<u8> },
+    Remove { name: String, why: &'static str },
+    Update { name: String, proposal: Vec<u8> },
+}
+
+struct Peer {
+    name: String,
+    pc: RTCPeerConnection,
+    offers: mpsc::UnboundedSender<RTCSessionDescription>,
+    in_kind: HashMap<String, RtpCodecKind>,
+    out: HashMap<(usize, RtpCodecKind), (RTCRtpSenderId, u32)>,
+    awaiting_answer: bool,
+    reneg_pending: bool,
+    dc: Option<usize>,
+    /// Delivery-service messages waiting for the data channel to open.
+    outbox: Vec<Vec<u8>>,
+}
+
+struct Sfu {
+    socket: Arc<UdpSocket>,
+    local: SocketAddr,
+    peers: Vec<Peer>,
+    by_addr: HashMap<SocketAddr, usize>,
+    by_ufrag: HashMap<String, usize>,
+    start: Instant,
+    report: SfuReport,
+    policy: CommitterPolicy,
+    rng: StdRng,
+    /// Members in the order they joined.
+    members: Vec<String>,
+    changes: VecDeque<Change>,
+    /// The change a committer is working on: (change, committer).
+    in_flight: Option<(Change, String)>,
+}
+
+/// STUN USERNAME (0x0006) of a binding request, if `b` is STUN (RFC 8489 §14.3).
+fn stun_username(b: &[u8]) -> Option<String> {
+    if b.len() < 20 || b[0] > 1 || b[4..8] != [0x21, 0x12, 0xa4, 0x42] {
+        return None;
+    }
+    let mut i = 20;
+    while i + 4 <= b.len() {
+        let t = u16::from_be_bytes([b[i], b[i + 1]]);
+        let l = usize::from(u16::from_be_bytes([b[i + 2], b[i + 3]]));
+        let v = b.get(i + 4..i + 4 + l)?;
+        if t == 0x0006 {
+            return String::from_utf8(v.to_vec()).ok();
+        }
+        i += 4 + ((l + 3) & !3);
+    }
+    None
+}
+
+/// Binds the SFU on `addr` (loopback unless told otherwise) and runs it until `Finish`.
+pub async fn start(
+    addr: SocketAddr,
+    policy: CommitterPolicy,
+    seed: u64,
+    start: Instant,
+) -> std::io::Result<(mpsc::UnboundedSender<SfuCmd>, SocketAddr)> {
+    let socket = Arc::new(UdpSocket::bind(addr).await?);
+    let local = socket.local_addr()?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let sfu = Sfu {
+        socket,
+        local,
+        peers: Vec::new(),
+        by_addr: HashMap::new(),
+        by_ufrag: HashMap::new(),
+        start,
+        report: SfuReport::default(),
+        policy,
+        rng: StdRng::seed_from_u64(seed),
+        members: Vec::new(),
+        changes: VecDeque::new(),
+        in_flight: None,
+    };
+    tokio::spawn(sfu.run(rx));
+    Ok((tx, local))
+}
+
+impl Sfu {
+    fn id_of(&self, name: &str) -> Option<usize> {
+        self.peers.iter().position(|p| p.name == name)
+    }
+
+    fn add_out_tracks(&mut self, dst: usize, src: usize) {
+        for (k, kind) in [RtpCodecKind::Audio, RtpCodecKind::Video]
+            .into_iter()
+            .enumerate()
+        {
+            let ssrc = 0x5000_0000 + (dst as u32) * 0x1_0000 + (src as u32) * 0x10 + k as u32;
+            let t = track(kind, format!("p{src}-{k}"), format!("p{src}"), ssrc);
+            // Not add_track: it would take over this peer's own receiving transceiver.
+            let init = RTCRtpTransceiverInit {
+                direction: RTCRtpTransceiverDirection::Sendonly,
+                ..Default::default()
+            };
+            if let Ok(t) = self.peers[dst].pc.add_transceiver_from_track(t, Some(init)) {
+                self.peers[dst]
+                    .out
+                    .insert((src, kind), (RTCRtpSenderId::from(t), ssrc));
+            }
+        }
+    }
+
+    fn offer(&mut self, id: usize) {
+        let local = self.local;
+        let p = &mut self.peers[id];
+        if p.awaiting_answer {
+            p.reneg_pending = true;
+            return;
+        }
+        let now = Instant::now();
+        let Ok(offer) = p.pc.create_offer(None) else {
+            return;
+        };
+        if p.pc.set_local_description(now, offer).is_err() {
+            return;
+        }
+        let cand = CandidateHostConfig {
+            base_config: CandidateConfig {
+                network: "udp".into(),
+                address: local.ip().to_string(),
+                port: local.port(),
+                component: 1,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+        .new_candidate_host();
+        if let Ok(json) = cand.and_then(|c| RTCIceCandidate::from(&c).to_json()) {
+            let _ = p.pc.add_local_candidate(json);
+        }
+        let _ = p.pc.add_local_candidate(RTCIceCandidateInit::default());
+        if let Some(desc) = p.pc.local_description() {
+            p.awaiting_answer = true;
+            let _ = p.offers.send(desc);
+        }
+    }
+
+    fn connect(
+        &mut self,
+        name: String,
+        offers: mpsc::UnboundedSender<RTCSessionDescription>,
+    ) -> usize {
+        let id = self.peers.len();
+        let ufrag = format!("sfu{id:04}");
+        let se = SettingEngineBuilder::new()
+            .with_ice_credentials(
+                ufrag.clone(),
+                format!("sfu-ice-password-{id:04}-0123456789"),
+            )
+            .with_sctp_max_message_size(SctpMaxMessageSize::Bounded(MAX_MESSAGE as u32))
+            .build();
+        let built = RTCPeerConnectionBuilder::new()
+            .with_configuration(RTCConfigurationBuilder::new().build())
+            .with_media_engine(media_engine())
+            .with_setting_engine(se)
+            .build(Instant::now());
+        let Ok(mut pc) = built else {
+            tracing::error!("SFU: cannot make a peer connection for {name}");
+            return usize::MAX;
+        };
+        for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
+            let init = RTCRtpTransceiverInit {
+                direction: RTCRtpTransceiverDirection::Recvonly,
+                ..Default::default()
+            };
+            let _ = pc.add_transceiver_from_kind(kind, Some(init));
+        }
+        let _ = pc.create_data_channel("mls", None);
+        self.peers.push(Peer {
+            name,
+            pc,
+            offers,
+            in_kind: HashMap::new(),
+            out: HashMap::new(),
+            awaiting_answer: false,
+            reneg_pending: false,
+            dc: None,
+            outbox: Vec::new(),
+        });
+        self.by_ufrag.insert(ufrag, id);
+        for src in 0..id {
+            self.add_out_tracks(id, src);
+            self.add_out_tracks(src, id);
+        }
+        self.offer(id);
+        for other in 0..id {
+            self.offer(other);
+        }
+        id
+    }
+
+    fn answer(&mut self, id: usize, sdp: RTCSessionDescription) {
+        let Some(p) = self.peers.get_mut(id) else {
+            return;
+        };
+        let _ = p.pc.set_remote_description(Instant::now(), sdp);
+        p.awaiting_answer = false;
+        if std::mem::take(&mut p.reneg_pending) {
+            self.offer(id);
+        }
+    }
+
+    /// Sends a delivery-service message to a peer (queued until its channel opens), recorded.
+    fn send_ds(&mut self, id: usize, msg: &DsMsg) {
+        let bytes = msg.encode();
+        self.report.record.packets.push(Packet {
+            at: self.start.elapsed(),
+            participant: id as u8 + 1,
+            inbound: false,
+            carried: Carried::Ds(bytes.clone()),
+        });
+        let p = &mut self.peers[id];
+        match p.dc.and_then(|dc| p.pc.data_channel(dc)) {
+            Some(mut dc) => {
+                let _ = dc.send(Instant::now(), BytesMut::from(&bytes[..]));
+            }
+            None => p.outbox.push(bytes),
+        }
+    }
+
+    /// Starts the next membership change if none is in flight.
+    fn next_change(&mut self) {
+        if self.in_flight.is_some() {
+            return;
+        }
+        let Some(change) = self.changes.pop_front() else {
+            return;
+        };
+        let candidates: Vec<String> = self
+            .members
+            .iter()
+            .filter(|m| !matches!(&change, Change::Remove { name, .. } if name == *m))
+            .cloned()
+            .collect();
+        let committer = match (&change, self.policy) {
+            // A rotation under `any` is committed by the rotating member itself.
+            (Change::Update { name, proposal }, CommitterPolicy::Any) if proposal.is_empty() => {
+                name.clone()
+            }
+            (_, CommitterPolicy::Designated) => match candidates.first() {
+                Some(c) => c.clone(),
+                None => return,
+            },
+            (_, CommitterPolicy::Any) => {
+                if candidates.is_empty() {
+                    return;
+                }
+                candidates[self.rng.random_range(0..candidates.len())].clone()
+            }
+        };
+        let Some(cid) = self.id_of(&committer) else {
+            return;
+        };
+        let msg = match &change {
+            Change::Add { key_package, .. } => DsMsg::PleaseAdd {
+                key_package: key_package.clone(),
+            },
+            Change::Remove { name, .. } => DsMsg::PleaseRemove { name: name.clone() },
+            Change::Update { proposal, .. } => DsMsg::PleaseUpdate {
+                proposal: proposal.clone(),
+            },
+        };
+        self.send_ds(cid, &msg);
+        self.in_flight = Some((change, committer));
+    }
+
+    fn on_ds(&mut self, from: usize, bytes: &[u8]) {
+        self.report.record.packets.push(Packet {
+            at: self.start.elapsed(),
+            participant: from as u8 + 1,
+            inbound: true,
+            carried: Carried::Ds(bytes.to_vec()),
+        });
+        let name = self.peers[from].name.clone();
+        match DsMsg::decode(bytes) {
+            Some(DsMsg::Created) => {
+                if self.members.is_empty() {
+                    self.members.push(name);
+                }
+            }
+            Some(DsMsg::JoinRequest { key_package }) => {
+                self.changes.push_back(Change::Add { name, key_package })
+            }
+            Some(DsMsg::LeaveRequest) => self
+                .changes
+                .push_back(Change::Remove { name, why: "leave" }),
+            Some(DsMsg::RotateRequest { proposal }) => {
+                self.changes.push_back(Change::Update { name, proposal })
+            }
+            Some(DsMsg::Commit { commit, welcome }) => {
+                let Some((change, committer)) = self.in_flight.take() else {
+                    return;
+                };
+                if committer != name {
+                    self.in_flight = Some((change, committer));
+                    return;
+                }
+                let proposal = match &change {
+                    Change::Update { proposal, .. } => proposal.clone(),
+                    _ => Vec::new(),
+                };
+                // Every other connected participant gets the commit, members or not.
+                for id in 0..self.peers.len() {
+                    if id != from {
+                        let msg = DsMsg::Fanout {
+                            commit: commit.clone(),
+                            proposal: proposal.clone(),
+                        };
+                        self.send_ds(id, &msg);
+                    }
+                }
+                let what = match &change {
+                    Change::Add { name, .. } => {
+                        if let Some(id) = self.id_of(name) {
+                            self.send_ds(id, &DsMsg::Welcome { welcome });
+                        }
+                        self.members.push(name.clone());
+                        format!("join {name}")
+                    }
+                    Change::Remove { name, why } => {
+                        self.members.retain(|m| m != name);
+                        format!("{why} {name}")
+                    }
+                    Change::Update { name, .. } => format!("rotate {name}"),
+                };
+                self.report.committed.push(Committed {
+                    at: self.start.elapsed(),
+                    committer: name,
+                    change: what,
+                });
+            }
+            // Escrow and anything else: recorded, nothing to do.
+            _ => {}
+        }
+        self.next_change();
+    }
+
+    async fn flush(&mut self) {
+        loop {
+            let mut fwd: Vec<(usize, RtpCodecKind, rtc::rtp::Packet)> = Vec::new();
+            let mut ds: Vec<(usize, Vec<u8>)> = Vec::new();
+            for i in 0..self.peers.len() {
+                while let Some(msg) = self.peers[i].pc.poll_write() {
+                    let _ = self
+                        .socket
+                        .send_to(&msg.message, msg.transport.peer_addr)
+                        .await;
+                }
+                while let Some(ev) = self.peers[i].pc.poll_event() {
+                    match ev {
+                        RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init)) => {
+                            let kind = self.peers[i]
+                                .pc
+                                .rtp_receiver(init.receiver_id)
+                                .map(|r| r.track().kind());
+                            if let Some(kind) = kind {
+                                self.peers[i].in_kind.insert(init.track_id.clone(), kind);
+                            }
+                        }
+                        RTCPeerConnectionEvent::OnDataChannel(RTCDataChannelEvent::OnOpen(dc)) => {
+                            self.peers[i].dc = Some(dc);
+                            let queued = std::mem::take(&mut self.peers[i].outbox);
+                            if let Some(mut ch) = self.peers[i].pc.data_channel(dc) {
+                                for m in queued {
+                                    let _ = ch.send(Instant::now(), BytesMut::from(&m[..]));
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                while let Some(m) = self.peers[i].pc.poll_read() {
+                    match m.message {
+                        RTCMessage::RtpPacket(track_id, pkt) => {
+                            if let Ok(raw) = pkt.marshal() {
+                                self.report.record.packets.push(Packet {
+                                    at: self.start.elapsed(),
+                                    participant: i as u8 + 1,
+                                    inbound: true,
+                                    carried: Carried::Rtp(raw.to_vec()),
+                                });
+                            }
+                            if let Some(kind) = self.peers[i].in_kind.get(&track_id) {
+                                fwd.push((i, *kind, pkt));
+                            }
+                        }
+                        RTCMessage::DataChannelMessage(_, msg) => ds.push((i, msg.data.to_vec())),
+                        _ => {}
+                    }
+                }
+            }
+            for (from, bytes) in ds {
+                self.on_ds(from, &bytes);
+            }
+            if fwd.is_empty() {
+                break;
+            }
+            let now = Instant::now();
+            for (src, kind, pkt) in fwd {
+                for dst in 0..self.peers.len() {
+                    if dst == src {
+                        continue;
+                    }
+                    if let Some(&(sid, ssrc)) = self.peers[dst].out.get(&(src, kind)) {
+                        let mut p = pkt.clone();
+                        p.header.ssrc = ssrc;
+                        match self.peers[dst]
+                            .pc
+                            .rtp_sender(sid)
+                            .map(|mut s| s.write_rtp(now, p))
+                        {
+                            Some(Ok(())) => self.report.forwarded += 1,
+                            _ => self.report.forward_errors += 1,
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<SfuCmd>) {
+        let mut buf = vec![0u8; 2048];
+        loop {
+            self.flush().await;
+            let next = self
+                .peers
+                .iter_mut()
+                .filter_map(|p| p.pc.poll_timeout())
+                .min()
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                r = self.socket.recv_from(&mut buf) => {
+                    let Ok((n, from)) = r else { continue };
+                    let id = match self.by_addr.get(&from) {
+                        Some(&id) => Some(id),
+                        None => stun_username(&buf[..n])
+                            .and_then(|u| u.split(':').next().map(str::to_owned))
+                            .and_then(|uf| self.by_ufrag.get(&uf).copied())
+                            .inspect(|&id| { self.by_addr.insert(from, id); }),
+                    };
+                    if let Some(id) = id {
+                        let _ = self.peers[id].pc.handle_read(TaggedBytesMut {
+                            now: Instant::now(),
+                            transport: TransportContext {
+                                local_addr: self.local,
+                                peer_addr: from,
+                                transport_protocol: TransportProtocol::UDP,
+                                ecn: None,
+                            },
+                            message: BytesMut::from(&buf[..n]),
+                        });
+                    }
+                }
+                _ = tokio::time::sleep_until(next.into()) => {
+                    let now = Instant::now();
+                    for p in self.peers.iter_mut() {
+                        if p.pc.poll_timeout().is_some_and(|t| t <= now) {
+                            let _ = p.pc.handle_timeout(now);
+                        }
+                    }
+                }
+                c = commands.recv() => match c {
+                    Some(SfuCmd::Connect { name, offers, reply }) => {
+                        let id = self.connect(name, offers);
+                        let _ = reply.send(id);
+                    }
+                    Some(SfuCmd::Answer { id, sdp }) => self.answer(id, sdp),
+                    Some(SfuCmd::Kick { name }) => {
+                        self.changes.push_back(Change::Remove { name, why: "kick" });
+                        self.next_change();
+                    }
+                    Some(SfuCmd::Finish { reply }) => {
+                        for p in self.peers.iter_mut() {
+                            let _ = p.pc.close();
+                        }
+                        let _ = reply.send(std::mem::take(&mut self.report));
+                        return;
+                    }
+                    None => return,
+                },
+            }
+        }
+    }
+}
