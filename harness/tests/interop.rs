@@ -150,6 +150,9 @@ impl Member for FaultyMember {
     fn own_leaf(&self) -> Option<u32> {
         self.inner.own_leaf()
     }
+    fn active(&self) -> bool {
+        self.inner.active()
+    }
     fn cipher_suite(&self) -> Option<u16> {
         self.inner.cipher_suite()
     }

@@ -1,35 +1,80 @@
-//! Live calls over real WebRTC on loopback.
+//! Live calls over real WebRTC on loopback: the default script (four participants, openmls and
+//! mls-rs in one call, every event) passes every check, and each negative control is flagged.
 
-use e2ee_harness::live::call::{self, Event};
-use e2ee_harness::live::script;
+use e2ee_harness::live::call::{self, LiveControl};
+use e2ee_harness::live::{checks, script};
+use e2ee_harness::results::Verdict;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn smoke() {
+async fn default_call(control: Option<LiveControl>) -> checks::Judged {
     let s = script::parse("default", script::DEFAULT, &["openmls", "mls-rs"]).unwrap();
-    let out = call::run(s, "127.0.0.1:0".parse().unwrap(), None, 1)
+    let out = call::run(s, "127.0.0.1:0".parse().unwrap(), control, 1)
         .await
         .unwrap();
-    let mut sent = std::collections::BTreeMap::<String, usize>::new();
-    let mut recv = std::collections::BTreeMap::<String, (usize, usize)>::new();
-    for e in &out.events {
-        match e {
-            Event::Sent { who, .. } => *sent.entry(who.clone()).or_default() += 1,
-            Event::Received { who, opened, .. } => {
-                let r = recv.entry(who.clone()).or_default();
-                r.0 += 1;
-                r.1 += usize::from(*opened);
-            }
-            Event::Error { who, what } => println!("error {who}: {what}"),
-            Event::Joined { who, at } => println!("joined {who} at {at:?}"),
-            Event::Epoch { who, epoch, at, .. } => println!("epoch {who} {epoch} at {at:?}"),
-        }
+    checks::judge(&out, "live/default")
+}
+
+fn verdicts(j: &checks::Judged) -> Vec<(String, Verdict)> {
+    j.checks
+        .iter()
+        .map(|c| (c.name.clone(), c.verdict))
+        .collect()
+}
+
+fn v(names: [Verdict; 4]) -> Vec<(String, Verdict)> {
+    [
+        "the SFU opens nothing it carried",
+        "members open every frame sent while they are members",
+        "removed participants open nothing newer",
+        "joiners open nothing older",
+    ]
+    .into_iter()
+    .map(String::from)
+    .zip(names)
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_call_passes_every_check() {
+    let j = default_call(None).await;
+    assert_eq!(verdicts(&j), v([Verdict::Pass; 4]), "{:#?}", j.checks);
+    // Everyone who stayed sent and opened media; every change reached every member.
+    for (who, t) in &j.tallies {
+        assert!(t.sent > 0 && t.opened > 0, "{who}: {t:?}");
     }
-    println!("sent {sent:?}\nreceived (all, opened) {recv:?}");
-    println!("committed {:?}", out.sfu.committed);
-    println!(
-        "record {} packets, forwarded {} errors {}",
-        out.sfu.record.packets.len(),
-        out.sfu.forwarded,
-        out.sfu.forward_errors
+    assert_eq!(j.latencies.len(), 6, "{:?}", j.latencies);
+    assert!(
+        j.latencies.iter().all(|(_, l)| l.is_some()),
+        "{:?}",
+        j.latencies
     );
+    // The hostile SFU fed the joiners old frames and the removed ones new frames.
+    let fed = |name: &str| {
+        j.checks
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap()
+            .reason
+            .clone()
+    };
+    assert!(!fed("joiners open nothing older").starts_with("0 frames"));
+    assert!(!fed("removed participants open nothing newer").contains(" 0 frames"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escrow_is_caught_by_the_sfu_check() {
+    let j = default_call(Some(LiveControl::Escrow)).await;
+    let sfu = &j.checks[0];
+    assert_eq!(sfu.verdict, Verdict::Fail, "{}", sfu.reason);
+    // Both ways: a member's key is in the record, and a DS message's bytes open frames.
+    let evidence = sfu.evidence.as_ref().unwrap().steps.join("\n");
+    assert!(evidence.contains("media key of epoch"), "{evidence}");
+    assert!(evidence.contains("open under"), "{evidence}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_rotate_is_caught_by_the_removed_participants() {
+    let j = default_call(Some(LiveControl::NoRotate)).await;
+    let removed = &j.checks[2];
+    assert_eq!(removed.verdict, Verdict::Fail, "{}", removed.reason);
+    assert!(removed.reason.contains("(removed at"), "{}", removed.reason);
 }

@@ -108,6 +108,10 @@ pub trait Member: Send {
     ) -> Result<Vec<u8>, ClientError>;
     /// The current epoch, None without a group.
     fn epoch(&self) -> Option<u64>;
+    /// Still a member of its current group (not removed by a commit it processed).
+    fn active(&self) -> bool {
+        self.epoch().is_some()
+    }
     /// Its leaf index in the current group (the sender index of RFC 9605 §5.2's KID).
     fn own_leaf(&self) -> Option<u32>;
     /// The cipher suite of the current group.

@@ -168,6 +168,8 @@ pub struct MlsRsMember {
     group: Option<Group<Config>>,
     /// Proposals it sent, by bytes: a PrivateMessage it sent cannot be decrypted by itself.
     sent: Vec<Vec<u8>>,
+    /// A commit it processed removed it (mls-rs keeps the old epoch's state).
+    removed: bool,
     encrypt: bool,
     /// After a ReInit commit: the old group's resumption secret and the new group's id.
     reinit: Option<(ReinitClient<Config>, Vec<u8>)>,
@@ -193,6 +195,7 @@ impl MlsRsMember {
             psks: Vec::new(),
             group: None,
             sent: Vec::new(),
+            removed: false,
             encrypt: false,
             reinit: None,
             external_signer: None,
@@ -382,6 +385,7 @@ impl Member for MlsRsMember {
             )
             .map_err(|e| failed("creating the group", e))?;
         self.group = Some(group);
+        self.removed = false;
         Ok(())
     }
 
@@ -415,6 +419,7 @@ impl Member for MlsRsMember {
             .map_err(|e| failed("joining from the Welcome", e))?;
         self.encrypt = encrypt_handshake;
         self.group = Some(group);
+        self.removed = false;
         Ok(())
     }
 
@@ -465,6 +470,7 @@ impl Member for MlsRsMember {
             .map_err(|e| failed("building the external commit", e))?;
         self.encrypt = encrypt_handshake;
         self.group = Some(group);
+        self.removed = false;
         self.sent.clear();
         commit
             .to_bytes()
@@ -525,6 +531,10 @@ impl Member for MlsRsMember {
 
     fn epoch(&self) -> Option<u64> {
         self.group.as_ref().map(Group::current_epoch)
+    }
+
+    fn active(&self) -> bool {
+        self.group.is_some() && !self.removed
     }
 
     fn own_leaf(&self) -> Option<u32> {
@@ -663,8 +673,9 @@ impl Member for MlsRsMember {
             .process_incoming_message(msg)
             .map_err(|e| failed("processing the commit", e))?
         {
-            ReceivedMessage::Commit(_) => {
+            ReceivedMessage::Commit(c) => {
                 self.sent.clear();
+                self.removed |= matches!(c.effect, CommitEffect::Removed { .. });
                 Ok(())
             }
             other => Err(ClientError::failed(format!(
@@ -778,6 +789,7 @@ impl Member for MlsRsMember {
             .join(&welcome, tree(ratchet_tree)?, None)
             .map_err(|e| failed("joining the re-initialised group", e))?;
         self.group = Some(group);
+        self.removed = false;
         Ok(())
     }
 
@@ -823,6 +835,7 @@ impl Member for MlsRsMember {
             .map_err(|e| failed("joining the branch", e))?;
         self.rules.set_encrypt(group.group_id(), self.encrypt);
         self.group = Some(group);
+        self.removed = false;
         Ok(())
     }
 
@@ -951,6 +964,7 @@ impl MlsRsMember {
             .transpose()
             .map_err(|e| failed("encoding the Welcome", e))?;
         self.group = Some(group);
+        self.removed = false;
         Ok(CommitOutput {
             commit: Vec::new(),
             welcome,

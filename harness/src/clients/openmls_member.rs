@@ -623,6 +623,10 @@ impl Member for OpenMlsMember {
         self.group.as_ref().map(|g| g.epoch().as_u64())
     }
 
+    fn active(&self) -> bool {
+        self.group.as_ref().is_some_and(|g| g.is_active())
+    }
+
     fn own_leaf(&self) -> Option<u32> {
         self.group.as_ref().map(|g| g.own_leaf_index().u32())
     }

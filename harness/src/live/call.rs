@@ -155,6 +155,7 @@ pub async fn run(
                     policy: script.committer,
                     control,
                     seed: seed ^ n as u64,
+                    grace: Duration::from_millis(script.grace_ms),
                 };
                 tasks.push(tokio::spawn(participant(ctx, rx)));
             }
@@ -210,6 +211,7 @@ struct ParticipantCtx {
     policy: CommitterPolicy,
     control: Option<LiveControl>,
     seed: u64,
+    grace: Duration,
 }
 
 impl ParticipantCtx {
@@ -242,6 +244,7 @@ async fn participant_inner(
         .ok_or_else(|| anyhow::anyhow!("no client {}", ctx.client))?;
     let mut me = Participant::new(&ctx.name, client.as_ref(), ctx.seed)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    me.set_retain(ctx.grace);
     let (gtx, mut gathered) = mpsc::unbounded_channel();
     let (ttx, mut tracks) = mpsc::unbounded_channel();
     let (dtx, mut channels) = mpsc::unbounded_channel();
@@ -297,7 +300,10 @@ async fn participant_inner(
         .local_description()
         .await
         .ok_or_else(|| anyhow::anyhow!("no local description"))?;
-    ctx.sfu.send(SfuCmd::Answer { id, sdp })?;
+    ctx.sfu.send(SfuCmd::Answer {
+        id,
+        sdp: Box::new(sdp),
+    })?;
     {
         // Every later offer (a participant joined) is answered as it comes.
         let (pc, sfu) = (pc.clone(), ctx.sfu.clone());
@@ -311,7 +317,10 @@ async fn participant_inner(
                 };
                 let _ = pc.set_local_description(answer).await;
                 if let Some(sdp) = pc.local_description().await {
-                    let _ = sfu.send(SfuCmd::Answer { id, sdp });
+                    let _ = sfu.send(SfuCmd::Answer {
+                        id,
+                        sdp: Box::new(sdp),
+                    });
                 }
             }
         });

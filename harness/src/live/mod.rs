@@ -3,6 +3,7 @@
 //! under SFrame ([`media`]), the SFU's record and the checks any record can take ([`record`]).
 
 pub mod call;
+pub mod checks;
 pub mod ds;
 pub mod media;
 pub mod participant;

@@ -9,6 +9,7 @@ use crate::vectors::mls_sframe::BASE_KEY_LABEL;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 /// The MLS cipher suite of the live calls (X25519, AES-128-GCM, SHA-256, Ed25519).
 pub const MLS_SUITE: u16 = 1;
@@ -17,11 +18,15 @@ pub const MLS_SUITE: u16 = 1;
 pub struct Participant {
     pub name: String,
     pub client: &'static str,
-    member: Box<dyn Member>,
+    mls: Box<dyn Member>,
     sframe: Sframe,
-    /// SFrame base key of each epoch it was in: frames sent just before an epoch change still
-    /// arrive after it.
-    keys: BTreeMap<u64, Vec<u8>>,
+    /// SFrame base key of each epoch it was in, and when a newer epoch replaced it: frames sent
+    /// just before an epoch change still arrive after it, so an old key opens frames for
+    /// `retain` more, then no longer (a removed sender's frames stop opening).
+    keys: BTreeMap<u64, (Vec<u8>, Option<Instant>)>,
+    retain: Duration,
+    /// Still in the group (its own leaf is in the roster).
+    member: bool,
     /// SFrame counter, shared by its audio and video (one KID per epoch).
     ctr: u64,
     seq: BTreeMap<MediaKind, u64>,
@@ -33,7 +38,7 @@ impl std::fmt::Debug for Participant {
         f.debug_struct("Participant")
             .field("name", &self.name)
             .field("client", &self.client)
-            .field("epoch", &self.member.epoch())
+            .field("epoch", &self.mls.epoch())
             .finish()
     }
 }
@@ -43,9 +48,11 @@ impl Participant {
         Ok(Participant {
             name: name.to_string(),
             client: client.name(),
-            member: client.member(name.as_bytes())?,
+            mls: client.member(name.as_bytes())?,
             sframe: Sframe::new(),
             keys: BTreeMap::new(),
+            retain: Duration::from_millis(500),
+            member: false,
             ctr: 0,
             seq: BTreeMap::new(),
             rng: StdRng::seed_from_u64(seed),
@@ -53,48 +60,63 @@ impl Participant {
     }
 
     pub fn epoch(&self) -> Option<u64> {
-        self.member.epoch()
+        self.mls.epoch()
     }
 
+    /// In the group now: it has a group and its own identity is in the roster.
     pub fn in_group(&self) -> bool {
-        self.member.epoch().is_some()
+        self.member
     }
 
-    /// Notes the current epoch's base key; returns it if it is new.
-    fn rekey(&mut self) -> Result<Option<Vec<u8>>, ClientError> {
+    /// How long an epoch's key keeps opening frames after a newer epoch began.
+    pub fn set_retain(&mut self, retain: Duration) {
+        self.retain = retain;
+    }
+
+    /// Notes the current epoch's base key and whether it is still a member.
+    fn rekey(&mut self) -> Result<(), ClientError> {
         let epoch = self
-            .member
+            .mls
             .epoch()
             .ok_or_else(|| ClientError::failed("no group"))?;
+        self.member = self.mls.active()
+            && self
+                .mls
+                .roster()
+                .is_ok_and(|r| r.iter().any(|id| id == self.name.as_bytes()));
         if self.keys.contains_key(&epoch) {
-            return Ok(None);
+            return Ok(());
         }
         let key = self
-            .member
+            .mls
             .export_secret(BASE_KEY_LABEL.as_bytes(), b"", BASE_KEY_LEN)?;
-        self.keys.insert(epoch, key.clone());
-        Ok(Some(key))
+        let now = Instant::now();
+        for (_, superseded) in self.keys.values_mut() {
+            superseded.get_or_insert(now);
+        }
+        self.keys.insert(epoch, (key, None));
+        Ok(())
     }
 
     /// The current epoch's base key (the harness's ground truth for the SFU checks).
     pub fn current_key(&self) -> Option<(u64, Vec<u8>)> {
-        let epoch = self.member.epoch()?;
-        Some((epoch, self.keys.get(&epoch)?.clone()))
+        let epoch = self.mls.epoch()?;
+        Some((epoch, self.keys.get(&epoch)?.0.clone()))
     }
 
     pub fn key_package(&mut self) -> Result<Vec<u8>, ClientError> {
-        self.member.create_key_package(MLS_SUITE)
+        self.mls.create_key_package(MLS_SUITE)
     }
 
     /// Starts the call's group alone.
     pub fn create_group(&mut self, group_id: &[u8]) -> Result<(), ClientError> {
-        self.member.create_group(group_id, MLS_SUITE, true)?;
-        self.rekey().map(|_| ())
+        self.mls.create_group(group_id, MLS_SUITE, true)?;
+        self.rekey()
     }
 
     pub fn join(&mut self, welcome: &[u8]) -> Result<(), ClientError> {
-        self.member.join(welcome, None, true)?;
-        self.rekey().map(|_| ())
+        self.mls.join(welcome, None, true)?;
+        self.rekey()
     }
 
     /// Commits adds (key packages), removes (names) and proposals by reference; with none of
@@ -116,15 +138,15 @@ impl Participant {
             identity: n.as_bytes().to_vec(),
         }));
         let force_path = specs.is_empty() && proposals.is_empty();
-        let out = self.member.commit(proposals, &specs, force_path, false)?;
-        self.member.merge_pending_commit()?;
+        let out = self.mls.commit(proposals, &specs, force_path, false)?;
+        self.mls.merge_pending_commit()?;
         self.rekey()?;
         Ok((out.commit, out.welcome))
     }
 
     /// An Update proposal of its own leaf (for a designated committer to commit).
     pub fn propose_update(&mut self) -> Result<Vec<u8>, ClientError> {
-        self.member.propose_update()
+        self.mls.propose_update()
     }
 
     /// Applies another member's commit, with the proposals it covers.
@@ -133,8 +155,8 @@ impl Participant {
         proposals: &[Vec<u8>],
         commit: &[u8],
     ) -> Result<(), ClientError> {
-        self.member.handle_commit(proposals, commit)?;
-        self.rekey().map(|_| ())
+        self.mls.handle_commit(proposals, commit)?;
+        self.rekey()
     }
 
     /// The next frame of `kind` and its RTP payload under the current epoch's key.
@@ -143,7 +165,7 @@ impl Participant {
             .current_key()
             .ok_or_else(|| ClientError::failed("no group"))?;
         let leaf = self
-            .member
+            .mls
             .own_leaf()
             .ok_or_else(|| ClientError::failed("no leaf"))?;
         let kid = media::sender_kid(leaf, epoch)
@@ -161,13 +183,19 @@ impl Participant {
     pub fn receive(&self, kind: MediaKind, payload: &[u8]) -> Result<Vec<u8>, ClientError> {
         let (kid, _) = media::header(&self.sframe, kind, payload)?;
         let (_, low) = media::split_kid(kid);
+        let now = Instant::now();
         let key = self
             .keys
             .iter()
             .rev()
             .find(|(e, _)| *e % (1 << media::EPOCH_BITS) == low)
-            .map(|(_, k)| k)
-            .ok_or_else(|| ClientError::failed(format!("no key for epoch {low} (mod 2^8)")))?;
+            .and_then(|(_, (k, superseded))| match superseded {
+                Some(t) if now.duration_since(*t) > self.retain => None,
+                _ => Some(k),
+            })
+            .ok_or_else(|| {
+                ClientError::failed(format!("no current key for epoch {low} (mod 2^8)"))
+            })?;
         media::unprotect(&self.sframe, kind, payload, key)
     }
 }
@@ -214,7 +242,7 @@ mod tests {
         assert_eq!(alice.epoch(), Some(4));
         assert_ne!(
             alice.current_key(),
-            carol.keys.get(&3).map(|k| (3, k.clone()))
+            carol.keys.get(&3).map(|k| (3, k.0.clone()))
         );
         assert_eq!(alice.current_key(), carol.current_key());
     }

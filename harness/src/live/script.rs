@@ -142,7 +142,7 @@ struct RawEvent {
 /// The default script: four participants on both clients, every event, a designated committer.
 pub const DEFAULT: &str = r#"# The default call: every event once, both MLS clients in one call.
 committer = "designated"
-grace_ms = 500
+grace_ms = 300
 tail_ms = 1500
 
 [[participant]]

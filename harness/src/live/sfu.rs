@@ -121,7 +121,7 @@ pub enum SfuCmd {
     },
     Answer {
         id: usize,
-        sdp: RTCSessionDescription,
+        sdp: Box<RTCSessionDescription>,
     },
     /// Remove a participant from the group (server-initiated).
     Kick { name: String },
@@ -143,6 +143,8 @@ pub struct SfuReport {
     pub record: Record,
     pub committed: Vec<Committed>,
     pub forwarded: u64,
+    /// Old packets sent to newcomers.
+    pub replayed: u64,
     pub forward_errors: u64,
 }
 
@@ -182,7 +184,13 @@ struct Sfu {
     changes: VecDeque<Change>,
     /// The change a committer is working on: (change, committer).
     in_flight: Option<(Change, String)>,
+    /// Each source's last packets, replayed to whoever connects: a hostile SFU hands a joiner
+    /// the media from before its join.
+    recent: HashMap<(usize, RtpCodecKind), VecDeque<rtc::rtp::Packet>>,
 }
+
+/// Packets per source and kind replayed to a newcomer (about a second of audio).
+const REPLAYED: usize = 50;
 
 /// STUN USERNAME (0x0006) of a binding request, if `b` is STUN (RFC 8489 §14.3).
 fn stun_username(b: &[u8]) -> Option<String> {
@@ -225,6 +233,7 @@ pub async fn start(
         members: Vec::new(),
         changes: VecDeque::new(),
         in_flight: None,
+        recent: HashMap::new(),
     };
     tokio::spawn(sfu.run(rx));
     Ok((tx, local))
@@ -428,11 +437,7 @@ impl Sfu {
         });
         let name = self.peers[from].name.clone();
         match DsMsg::decode(bytes) {
-            Some(DsMsg::Created) => {
-                if self.members.is_empty() {
-                    self.members.push(name);
-                }
-            }
+            Some(DsMsg::Created) if self.members.is_empty() => self.members.push(name),
             Some(DsMsg::JoinRequest { key_package }) => {
                 self.changes.push_back(Change::Add { name, key_package })
             }
@@ -490,6 +495,33 @@ impl Sfu {
         self.next_change();
     }
 
+    /// Sends `dst` every source's recent packets (its transport is up: its channel opened).
+    fn replay_to(&mut self, dst: usize) {
+        let now = Instant::now();
+        let recent: Vec<((usize, RtpCodecKind), Vec<rtc::rtp::Packet>)> = self
+            .recent
+            .iter()
+            .filter(|((src, _), _)| *src != dst)
+            .map(|(k, v)| (*k, v.iter().cloned().collect()))
+            .collect();
+        for ((src, kind), packets) in recent {
+            let Some(&(sid, ssrc)) = self.peers[dst].out.get(&(src, kind)) else {
+                continue;
+            };
+            for mut p in packets {
+                p.header.ssrc = ssrc;
+                match self.peers[dst]
+                    .pc
+                    .rtp_sender(sid)
+                    .map(|mut s| s.write_rtp(now, p))
+                {
+                    Some(Ok(())) => self.report.replayed += 1,
+                    _ => self.report.forward_errors += 1,
+                }
+            }
+        }
+    }
+
     async fn flush(&mut self) {
         loop {
             let mut fwd: Vec<(usize, RtpCodecKind, rtc::rtp::Packet)> = Vec::new();
@@ -514,6 +546,7 @@ impl Sfu {
                         }
                         RTCPeerConnectionEvent::OnDataChannel(RTCDataChannelEvent::OnOpen(dc)) => {
                             self.peers[i].dc = Some(dc);
+                            self.replay_to(i);
                             let queued = std::mem::take(&mut self.peers[i].outbox);
                             if let Some(mut ch) = self.peers[i].pc.data_channel(dc) {
                                 for m in queued {
@@ -535,8 +568,13 @@ impl Sfu {
                                     carried: Carried::Rtp(raw.to_vec()),
                                 });
                             }
-                            if let Some(kind) = self.peers[i].in_kind.get(&track_id) {
-                                fwd.push((i, *kind, pkt));
+                            if let Some(&kind) = self.peers[i].in_kind.get(&track_id) {
+                                let ring = self.recent.entry((i, kind)).or_default();
+                                if ring.len() == REPLAYED {
+                                    ring.pop_front();
+                                }
+                                ring.push_back(pkt.clone());
+                                fwd.push((i, kind, pkt));
                             }
                         }
                         RTCMessage::DataChannelMessage(_, msg) => ds.push((i, msg.data.to_vec())),
@@ -619,7 +657,7 @@ impl Sfu {
                         let id = self.connect(name, offers);
                         let _ = reply.send(id);
                     }
-                    Some(SfuCmd::Answer { id, sdp }) => self.answer(id, sdp),
+                    Some(SfuCmd::Answer { id, sdp }) => self.answer(id, *sdp),
                     Some(SfuCmd::Kick { name }) => {
                         self.changes.push_back(Change::Remove { name, why: "kick" });
                         self.next_change();

@@ -1,0 +1,334 @@
+//! What a live call must show, judged from the SFU's record and what each participant saw:
+//! 1. nothing in the SFU's record opens under anything it holds, no canary and no member's key
+//!    occurs in it;
+//! 2. every participant opened every frame sent while it was a member (outside the grace window
+//!    around epoch changes);
+//! 3. a removed participant, still fed by the SFU, opens nothing sent after its removal (plus
+//!    the window);
+//! 4. a joiner opens nothing sent before its join (minus the window).
+
+use super::call::{CallOutcome, Event};
+use super::media::{MediaKind, BASE_KEY_LEN};
+use super::record::{self, Carried};
+use super::script::EventKind;
+use crate::clients::sframe::Sframe;
+use crate::results::{Check, Evidence, Level, Verdict};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
+
+/// Per participant: frames sent, received, opened.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub sent: usize,
+    pub received: usize,
+    pub opened: usize,
+}
+
+/// The judged call.
+#[derive(Debug)]
+pub struct Judged {
+    pub checks: Vec<Check>,
+    pub tallies: BTreeMap<String, Tally>,
+    /// Per membership change: (change, latency from the script event to the last member on the
+    /// new epoch; None if some member never got there).
+    pub latencies: Vec<(String, Option<Duration>)>,
+}
+
+fn check(subject: &str, name: &str, failures: &[String], pass: String) -> Check {
+    let verdict = if failures.is_empty() {
+        Verdict::Pass
+    } else {
+        Verdict::Fail
+    };
+    Check {
+        level: Level::Deployment,
+        subject: subject.to_string(),
+        name: name.to_string(),
+        verdict,
+        reason: if failures.is_empty() {
+            pass
+        } else {
+            let mut r: Vec<String> = failures.iter().take(5).cloned().collect();
+            if failures.len() > 5 {
+                r.push(format!("and {} more", failures.len() - 5));
+            }
+            r.join("; ")
+        },
+        evidence: (!failures.is_empty()).then(|| Evidence {
+            steps: failures.iter().take(500).cloned().collect(),
+            mermaid: None,
+            final_state: None,
+        }),
+        figures: BTreeMap::new(),
+    }
+}
+
+pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
+    let grace = Duration::from_millis(call.script.grace_ms);
+    let mut joined: HashMap<&str, Duration> = HashMap::new();
+    let mut keys: HashMap<Vec<u8>, String> = HashMap::new();
+    let mut frames: HashMap<&[u8], (&str, MediaKind, Duration)> = HashMap::new();
+    let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
+    let mut errors = Vec::new();
+    for e in &call.events {
+        match e {
+            Event::Joined { who, at } => {
+                joined.entry(who).or_insert(*at);
+            }
+            Event::Epoch {
+                who, epoch, key, ..
+            } => {
+                keys.entry(key.clone())
+                    .or_insert_with(|| format!("{who}'s media key of epoch {epoch}"));
+            }
+            Event::Sent {
+                who,
+                kind,
+                at,
+                payload,
+            } => {
+                frames.insert(payload, (who, *kind, *at));
+                tallies.entry(who.clone()).or_default().sent += 1;
+            }
+            Event::Received { who, opened, .. } => {
+                let t = tallies.entry(who.clone()).or_default();
+                t.received += 1;
+                t.opened += usize::from(*opened);
+            }
+            Event::Error { who, what } => errors.push(format!("{who}: {what}")),
+        }
+    }
+    let removed: HashMap<String, Duration> = call
+        .sfu
+        .committed
+        .iter()
+        .filter_map(|c| {
+            let (what, who) = c.change.split_once(' ')?;
+            matches!(what, "leave" | "kick").then(|| (who.to_string(), c.at))
+        })
+        .collect();
+    let changes: Vec<Duration> = call.sfu.committed.iter().map(|c| c.at).collect();
+    // Frames near an epoch change, or still in flight when the call ends, are not judged.
+    let end = Duration::from_millis(call.script.end_ms());
+    let near_change = |t: Duration| {
+        t + grace >= end || changes.iter().any(|c| t + grace >= *c && t <= *c + grace)
+    };
+
+    // 1. The SFU.
+    let sframe = Sframe::new();
+    let server = record::server_checks(&call.sfu.record, &sframe);
+    let mut sfu_failures = server.canaries.clone();
+    for (i, p) in call.sfu.record.packets.iter().enumerate() {
+        let bytes = match &p.carried {
+            Carried::Rtp(b) | Carried::Ds(b) => b,
+        };
+        for w in bytes.windows(BASE_KEY_LEN) {
+            if let Some(what) = keys.get(w) {
+                sfu_failures.push(format!("{what} occurs in packet {i} of the SFU's record"));
+                break;
+            }
+        }
+    }
+    sfu_failures.dedup();
+    sfu_failures.extend(server.decrypted.iter().cloned());
+    let sfu = check(
+        subject,
+        "the SFU opens nothing it carried",
+        &sfu_failures,
+        format!(
+            "{} frames and {} delivery-service messages recorded; {} key-sized windows of what the \
+             SFU was given tried on all {} sender-epochs; no canary, no member key ({}) in the record",
+            server.frames,
+            server.ds_messages,
+            server.candidate_keys,
+            server.kids,
+            keys.len()
+        ),
+    );
+
+    // 2-4. The participants.
+    let mut missed = Vec::new();
+    let mut after_removal = Vec::new();
+    let mut before_join = Vec::new();
+    let mut opened_by: HashSet<(&str, &[u8])> = HashSet::new();
+    let (mut expected, mut fed_removed, mut fed_early) = (0usize, 0usize, 0usize);
+    for e in &call.events {
+        let Event::Received {
+            who,
+            payload,
+            opened,
+            ..
+        } = e
+        else {
+            continue;
+        };
+        let Some(&(sender, kind, at)) = frames.get(payload.as_slice()) else {
+            continue;
+        };
+        if *opened {
+            opened_by.insert((who, payload));
+        }
+        if let Some(&gone) = removed.get(who) {
+            if at >= gone + grace {
+                fed_removed += 1;
+                if *opened {
+                    after_removal.push(format!(
+                        "{who} (removed at {gone:.2?}) opened {sender}'s {} frame sent at {at:.2?}",
+                        kind.name()
+                    ));
+                }
+            }
+        }
+        match joined.get(who.as_str()) {
+            Some(&j) if at + grace <= j => {
+                fed_early += 1;
+                if *opened {
+                    before_join.push(format!(
+                        "{who} (joined at {j:.2?}) opened {sender}'s {} frame sent at {at:.2?}",
+                        kind.name()
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    let member_at = |who: &str, at: Duration| {
+        joined.get(who).is_some_and(|&j| j + grace <= at)
+            && removed.get(who).is_none_or(|&r| at + grace <= r)
+    };
+    for (payload, &(sender, kind, at)) in &frames {
+        // Only frames from members are owed to the others.
+        if near_change(at) || !member_at(sender, at) {
+            continue;
+        }
+        for who in joined.keys() {
+            if *who == sender || !member_at(who, at) {
+                continue;
+            }
+            expected += 1;
+            if !opened_by.contains(&(*who, *payload)) {
+                missed.push(format!(
+                    "{who} did not open {sender}'s {} frame sent at {at:.2?}",
+                    kind.name()
+                ));
+            }
+        }
+    }
+    missed.sort();
+    let members = check(
+        subject,
+        "members open every frame sent while they are members",
+        &missed.iter().chain(&errors).cloned().collect::<Vec<_>>(),
+        format!(
+            "{expected} (frame, member) pairs outside the {} ms grace window around the {} epoch \
+             changes: all opened",
+            call.script.grace_ms,
+            changes.len()
+        ),
+    );
+    let removed_check = if removed.is_empty() {
+        Check {
+            verdict: Verdict::NotApplicable,
+            reason: "nobody left or was kicked".into(),
+            ..check(
+                subject,
+                "removed participants open nothing newer",
+                &[],
+                String::new(),
+            )
+        }
+    } else {
+        check(
+            subject,
+            "removed participants open nothing newer",
+            &after_removal,
+            format!(
+                "the SFU fed the {} removed participants {fed_removed} frames sent after their \
+                 removal (+{} ms): none opened",
+                removed.len(),
+                call.script.grace_ms
+            ),
+        )
+    };
+    let joiners = check(
+        subject,
+        "joiners open nothing older",
+        &before_join,
+        format!(
+            "{fed_early} frames sent before a participant's join (−{} ms) reached it: none opened",
+            call.script.grace_ms
+        ),
+    );
+
+    // Rotation latency: script event to the last member on the epoch its commit made.
+    let mut latencies = Vec::new();
+    for c in &call.sfu.committed {
+        let Some((what, who)) = c.change.split_once(' ') else {
+            continue;
+        };
+        let kind = match what {
+            "join" => EventKind::Join,
+            "leave" => EventKind::Leave,
+            "kick" => EventKind::Kick,
+            _ => EventKind::Rotate,
+        };
+        let Some(&(fired, ..)) = call.fired.iter().find(|(_, k, p)| *k == kind && p == who) else {
+            continue;
+        };
+        // The committer's epoch right after committing.
+        let epoch = call.events.iter().rev().find_map(|e| match e {
+            Event::Epoch {
+                who: w, epoch, at, ..
+            } if *w == c.committer && *at <= c.at => Some(*epoch),
+            _ => None,
+        });
+        let Some(epoch) = epoch else { continue };
+        let members_after: Vec<&str> = joined
+            .keys()
+            .copied()
+            .filter(|m| removed.get(*m).is_none_or(|&r| r > c.at))
+            .filter(|m| joined[m] <= c.at || (kind == EventKind::Join && *m == who))
+            .collect();
+        let mut last = Some(Duration::ZERO);
+        for m in members_after {
+            let reached = call.events.iter().find_map(|e| match e {
+                Event::Epoch {
+                    who: w,
+                    epoch: ep,
+                    at,
+                    ..
+                } if w == m && *ep >= epoch => Some(*at),
+                _ => None,
+            });
+            last = match (last, reached) {
+                (Some(l), Some(r)) => Some(l.max(r)),
+                _ => None,
+            };
+        }
+        latencies.push((c.change.clone(), last.map(|l| l.saturating_sub(fired))));
+    }
+    let mut checks = vec![sfu, members, removed_check, joiners];
+    for c in &mut checks {
+        for (who, t) in &tallies {
+            c.figures.insert(format!("{who}.sent"), t.sent as f64);
+            c.figures
+                .insert(format!("{who}.received"), t.received as f64);
+            c.figures.insert(format!("{who}.opened"), t.opened as f64);
+            c.figures
+                .insert(format!("{who}.failed"), (t.received - t.opened) as f64);
+        }
+        c.figures
+            .insert("grace_ms".into(), call.script.grace_ms as f64);
+        for (change, l) in &latencies {
+            if let Some(l) = l {
+                c.figures
+                    .insert(format!("latency_ms.{change}"), l.as_secs_f64() * 1000.0);
+            }
+        }
+    }
+    Judged {
+        checks,
+        tallies,
+        latencies,
+    }
+}
