@@ -47,6 +47,9 @@ enum Command {
     /// Implementation level: the IETF MLS interop scenarios, client × client, through a delivery
     /// service that records everything and tries to decrypt it.
     Interop(InteropArgs),
+    /// Deployment level: a real WebRTC call through a recording SFU on loopback, media under
+    /// SFrame keyed from MLS; then proof the SFU could decrypt nothing.
+    Live(LiveArgs),
     /// Design level: Stateright models of each protocol, with the server as adversary.
     Model {
         #[command(subcommand)]
@@ -122,6 +125,48 @@ struct InteropArgs {
     /// service) or keep-removed (committers leave removed members in the group).
     #[arg(long, value_name = "NAME")]
     control: Option<e2ee_harness::interop::runner::Control>,
+    #[command(flatten)]
+    json: JsonArg,
+}
+
+#[derive(Debug, Subcommand)]
+enum LiveCommand {
+    /// Run the server-side checks on a saved SFU record (pcapng from `--record`, or another
+    /// SFU's in the same form).
+    Replay {
+        /// The record.
+        file: PathBuf,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+}
+
+#[derive(Debug, Args)]
+struct LiveArgs {
+    #[command(subcommand)]
+    command: Option<LiveCommand>,
+    /// A call script (TOML) [default: the built-in one, four participants, every event].
+    #[arg(long, value_name = "FILE", conflicts_with = "participants")]
+    script: Option<PathBuf>,
+    /// Instead of a script: N participants, joining 200 ms apart, then a rotation, a mute, a
+    /// kick and a leave.
+    #[arg(long, value_name = "N")]
+    participants: Option<usize>,
+    /// The MLS clients the generated participants use in turn (with --participants).
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    clients: Option<Vec<String>>,
+    /// Where the SFU listens [default: 127.0.0.1, any port].
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    listen: std::net::SocketAddr,
+    /// Seed a bug the checks must flag: escrow (participants hand their media keys to the SFU)
+    /// or no-rotate (departures without a commit).
+    #[arg(long, value_name = "NAME")]
+    control: Option<e2ee_harness::live::call::LiveControl>,
+    /// Also write the SFU's record (pcapng: RTP on UDP 5004, delivery service on 7000).
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
+    #[arg(long, value_name = "SEED", default_value_t = 1)]
+    seed: u64,
     #[command(flatten)]
     json: JsonArg,
 }
@@ -250,7 +295,10 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    // webrtc-rs warns about every packet it drops while a connection is still coming up.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new("warn,rtc=error,rtc_ice=error,rtc_dtls=error,webrtc=error")
+    });
     // Colour codes only where a terminal will render them, not into log files.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -288,6 +336,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         }),
         Command::Vectors(args) => run_vectors(args),
         Command::Interop(args) => run_interop(args),
+        Command::Live(args) => run_live(args),
         Command::Model { command } => match command {
             ModelCommand::List => {
                 let text = model_cmd::render_listing(&e2ee_model::listing());
@@ -390,6 +439,159 @@ fn check_vectors(flag: Option<PathBuf>, out: &mut dyn Write) -> anyhow::Result<V
     let outcome = vectors::run(&dirs, &vectors::Selection::named(None)?, &mut |_| {})?;
     out.write_all(vectors::render(&outcome, &dirs).as_bytes())?;
     Ok(outcome.into_checks())
+}
+
+/// `e2ee live`: exit 2 on a bad script or flag, 1 if a check failed.
+fn run_live(args: LiveArgs) -> anyhow::Result<u8> {
+    use e2ee_harness::clients;
+    use e2ee_harness::live::{checks, record, script};
+    let names: Vec<&str> = clients::mls_clients().iter().map(|c| c.name()).collect();
+    if let Some(LiveCommand::Replay { file, json }) = args.command {
+        let f = std::fs::File::open(&file)
+            .with_context(|| format!("cannot open {}", file.display()))?;
+        let rec = record::Record::read(std::io::BufReader::new(f))
+            .with_context(|| format!("{} is not an SFU record", file.display()))?;
+        return with_record(json, |out| {
+            let sframe = clients::sframe::Sframe::new();
+            let found = record::server_checks(&rec, &sframe);
+            let mut failures = found.canaries.clone();
+            failures.extend(found.decrypted.iter().cloned());
+            writeln!(
+                out,
+                "{}: {} frames, {} delivery-service messages, {} sender-epochs, {} candidate keys tried",
+                file.display(),
+                found.frames,
+                found.ds_messages,
+                found.kids,
+                found.candidate_keys
+            )?;
+            for f in &failures {
+                writeln!(out, "  {f}")?;
+            }
+            Ok(vec![Check {
+                level: results::Level::Deployment,
+                subject: format!("record {}", file.display()),
+                name: "the SFU opens nothing it carried".into(),
+                verdict: if failures.is_empty() {
+                    results::Verdict::Pass
+                } else {
+                    results::Verdict::Fail
+                },
+                reason: if failures.is_empty() {
+                    "no canary marker in clear; no frame opens under any key-sized window of the delivery-service messages".into()
+                } else {
+                    failures.join("; ")
+                },
+                evidence: None,
+                figures: Default::default(),
+            }])
+        });
+    }
+    let (file, text) = match (&args.script, args.participants) {
+        (Some(path), _) => (
+            path.display().to_string(),
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?,
+        ),
+        (None, Some(n)) => {
+            if n == 0 {
+                anyhow::bail!("--participants must be at least 1");
+            }
+            let chosen: Vec<String> = args
+                .clients
+                .clone()
+                .unwrap_or_else(|| names.iter().map(|s| s.to_string()).collect());
+            for c in &chosen {
+                if !names.contains(&c.as_str()) {
+                    anyhow::bail!("unknown client `{c}` (MLS clients: {})", names.join(", "));
+                }
+            }
+            let refs: Vec<&str> = chosen.iter().map(String::as_str).collect();
+            (format!("--participants {n}"), script::generated(n, &refs))
+        }
+        (None, None) => (
+            "the default script".to_string(),
+            script::DEFAULT.to_string(),
+        ),
+    };
+    let call_script = script::parse(&file, &text, &names)?;
+    let subject = format!(
+        "live/{} ({} participants, {:?} committer{})",
+        args.script
+            .as_ref()
+            .and_then(|p| p.file_stem())
+            .map_or_else(
+                || "default".to_string(),
+                |s| s.to_string_lossy().into_owned()
+            ),
+        call_script.participants.len(),
+        call_script.committer,
+        args.control
+            .map(|c| format!(", control {}", c.name()))
+            .unwrap_or_default()
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    with_record(args.json, |out| {
+        let spinner = e2ee_harness::progress::Spinner::start();
+        spinner.update(&format!(
+            "call running ({} s)",
+            call_script.end_ms() as f64 / 1000.0
+        ));
+        let call = runtime.block_on(e2ee_harness::live::call::run(
+            call_script,
+            args.listen,
+            args.control,
+            args.seed,
+        ))?;
+        spinner.finish(&format!(
+            "call of {} participants done",
+            call.script.participants.len()
+        ));
+        if let Some(path) = &args.record {
+            let f = std::fs::File::create(path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            call.sfu.record.write(std::io::BufWriter::new(f))?;
+            writeln!(
+                out,
+                "SFU record: {} ({} packets)",
+                path.display(),
+                call.sfu.record.packets.len()
+            )?;
+        }
+        let judged = checks::judge(&call, &subject);
+        writeln!(
+            out,
+            "{:<12} {:>8} {:>9} {:>8} {:>8}",
+            "participant", "sent", "received", "opened", "failed"
+        )?;
+        for (who, t) in &judged.tallies {
+            writeln!(
+                out,
+                "{who:<12} {:>8} {:>9} {:>8} {:>8}",
+                t.sent,
+                t.received,
+                t.opened,
+                t.received - t.opened
+            )?;
+        }
+        writeln!(
+            out,
+            "\nmembership change: event → last member on the new epoch"
+        )?;
+        for (change, l) in &judged.latencies {
+            match l {
+                Some(l) => writeln!(out, "  {change:<20} {:>8.1} ms", l.as_secs_f64() * 1000.0)?,
+                None => writeln!(out, "  {change:<20}    never")?,
+            }
+        }
+        writeln!(out, "\ngrace window: {} ms", call.script.grace_ms)?;
+        for c in &judged.checks {
+            writeln!(out, "{:<14} {}: {}", c.verdict.as_str(), c.name, c.reason)?;
+        }
+        Ok(judged.checks)
+    })
 }
 
 /// `e2ee interop`: exit 2 if nothing could be run, 1 if a check failed or a script was

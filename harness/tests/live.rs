@@ -78,3 +78,72 @@ async fn no_rotate_is_caught_by_the_removed_participants() {
     assert_eq!(removed.verdict, Verdict::Fail, "{}", removed.reason);
     assert!(removed.reason.contains("(removed at"), "{}", removed.reason);
 }
+
+fn e2ee(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_e2ee"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the e2ee binary runs")
+}
+
+#[test]
+fn a_bad_script_or_record_is_an_input_error_naming_the_line() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("live-bad");
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("call.toml");
+    std::fs::write(
+        &script,
+        "committer = \"any\"\n[[participant]]\nname = \"a\"\nclient = \"openmls\"\n\n[[event]]\nat_ms = 0\naction = \"dance\"\nparticipant = \"a\"\n",
+    )
+    .unwrap();
+    let out = e2ee(&["live", "--script", script.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("call.toml:8: unknown variant `dance`"),
+        "{stderr}"
+    );
+    let out = e2ee(&["live", "replay", script.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is not an SFU record"), "{stderr}");
+    assert_eq!(
+        e2ee(&["live", "--participants", "0"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(e2ee(&["live", "--control", "nope"]).status.code(), Some(2));
+}
+
+#[test]
+fn a_saved_record_replays_and_an_escrowed_one_fails() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("live-replay");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (control, code) in [(None, 0), (Some("escrow"), 1)] {
+        let file = dir.join(format!("{}.pcapng", control.unwrap_or("clean")));
+        let mut args = vec![
+            "live",
+            "--participants",
+            "2",
+            "--record",
+            file.to_str().unwrap(),
+        ];
+        if let Some(c) = control {
+            args.extend(["--control", c]);
+        }
+        let out = e2ee(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let out = e2ee(&["live", "replay", file.to_str().unwrap()]);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}

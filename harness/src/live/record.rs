@@ -13,7 +13,9 @@
 use super::media::{self, MediaKind, BASE_KEY_LEN};
 use crate::clients::SframeClient;
 use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
-use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock;
+use pcap_file::pcapng::blocks::interface_description::{
+    InterfaceDescriptionBlock, InterfaceDescriptionOption,
+};
 use pcap_file::pcapng::{Block, PcapNgReader, PcapNgWriter};
 use pcap_file::DataLink;
 use std::collections::{BTreeMap, HashSet};
@@ -101,7 +103,13 @@ fn datagram(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, payload: &[u8]) 
 impl Record {
     pub fn write(&self, out: impl Write) -> Result<(), RecordError> {
         let mut w = PcapNgWriter::new(out)?;
-        w.write_pcapng_block(InterfaceDescriptionBlock::new(DataLink::IPV4, 0xffff))?;
+        // pcap-file 2 writes timestamps in nanoseconds: the interface must say so (if_tsresol 9),
+        // or readers take them for microseconds.
+        w.write_pcapng_block(InterfaceDescriptionBlock {
+            linktype: DataLink::IPV4,
+            snaplen: 0xffff,
+            options: vec![InterfaceDescriptionOption::IfTsResol(9)],
+        })?;
         for p in &self.packets {
             let (port, bytes) = match &p.carried {
                 Carried::Rtp(b) => (RTP_PORT, b),

@@ -207,6 +207,50 @@ action = "leave"
 participant = "carol"
 "#;
 
+/// A script for `n` participants playing `clients` in turn: everyone joins 200 ms apart, then
+/// the second rotates, the third mutes and unmutes, the last is kicked and the third leaves
+/// (each only where there are enough participants).
+pub fn generated(n: usize, clients: &[&str]) -> String {
+    let mut t = String::from("# Generated: e2ee live --participants N\ncommitter = \"designated\"\ngrace_ms = 300\ntail_ms = 1500\n");
+    let name = |i: usize| format!("p{i:03}");
+    for i in 0..n {
+        let client = clients[i % clients.len().max(1)];
+        t += &format!(
+            "\n[[participant]]\nname = \"{}\"\nclient = \"{client}\"\n",
+            name(i)
+        );
+    }
+    let mut at = 0;
+    let event = |t: &mut String, at: u64, action: &str, who: usize| {
+        *t += &format!(
+            "\n[[event]]\nat_ms = {at}\naction = \"{action}\"\nparticipant = \"{}\"\n",
+            name(who)
+        );
+    };
+    for i in 0..n {
+        event(&mut t, at, "join", i);
+        at += 200;
+    }
+    at += 800;
+    if n >= 2 {
+        event(&mut t, at, "rotate", 1);
+        at += 500;
+    }
+    if n >= 3 {
+        event(&mut t, at, "mute", 2);
+        event(&mut t, at + 500, "unmute", 2);
+        at += 1000;
+    }
+    if n >= 4 {
+        event(&mut t, at, "kick", n - 1);
+        at += 1000;
+    }
+    if n >= 3 {
+        event(&mut t, at, "leave", 2);
+    }
+    t
+}
+
 /// The 1-based line of byte offset `at` in `text`.
 fn line_of(text: &str, at: usize) -> usize {
     text[..at.min(text.len())].matches('\n').count() + 1
@@ -348,6 +392,18 @@ mod tests {
 
     fn error(text: &str) -> String {
         parse("call.toml", text, CLIENTS).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn generated_scripts_parse_and_use_every_event_from_four() {
+        for n in 1..=6 {
+            let s = parse("gen", &generated(n, CLIENTS), CLIENTS).unwrap();
+            assert_eq!(s.participants.len(), n);
+            assert_eq!(s.participants[1 % n].client, CLIENTS[1 % n % 2]);
+        }
+        let s = parse("gen", &generated(4, CLIENTS), CLIENTS).unwrap();
+        let kinds: BTreeSet<&str> = s.events.iter().map(|e| e.kind.name()).collect();
+        assert_eq!(kinds.len(), 6);
     }
 
     #[test]
