@@ -34,6 +34,11 @@ pub enum LiveControl {
     Escrow,
     /// Departures change nobody's key: the committer acknowledges a removal without a commit.
     NoRotate,
+    /// A committer gives each joiner the previous epoch's key (inside MLS), as a history
+    /// feature would: joiners can open media from before they joined.
+    History,
+    /// Senders never pick up a new epoch's key: once old keys expire, members cannot open them.
+    StaleKey,
 }
 
 impl LiveControl {
@@ -41,6 +46,8 @@ impl LiveControl {
         match self {
             LiveControl::Escrow => "escrow",
             LiveControl::NoRotate => "no-rotate",
+            LiveControl::History => "history",
+            LiveControl::StaleKey => "stale-key",
         }
     }
 }
@@ -60,6 +67,8 @@ pub enum Event {
         at: Duration,
         payload: Vec<u8>,
         opened: bool,
+        /// Opened later, from the buffer of frames waiting for a key.
+        retried: bool,
     },
     Epoch {
         who: String,
@@ -245,6 +254,7 @@ async fn participant_inner(
     let mut me = Participant::new(&ctx.name, client.as_ref(), ctx.seed)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     me.set_retain(ctx.grace);
+    me.set_stale_sender(ctx.control == Some(LiveControl::StaleKey));
     let (gtx, mut gathered) = mpsc::unbounded_channel();
     let (ttx, mut tracks) = mpsc::unbounded_channel();
     let (dtx, mut channels) = mpsc::unbounded_channel();
@@ -394,9 +404,29 @@ async fn participant_inner(
     let mut video_tick =
         tokio::time::interval(Duration::from_millis(MediaKind::Video.interval_ms()));
     let (mut active, mut muted) = (true, false);
+    let mut waiting: std::collections::VecDeque<(MediaKind, Vec<u8>)> = Default::default();
+    let mut keys_seen = 0usize;
     let mut rtp_seq: [u16; 2] = [0, 0];
     let mut rtp_ts: [u32; 2] = [0, 0];
     loop {
+        // New keys: retry the frames waiting for one.
+        if me.key_count() != keys_seen {
+            keys_seen = me.key_count();
+            waiting.retain(|(kind, payload)| {
+                if me.receive(*kind, payload).is_err() {
+                    return true;
+                }
+                let _ = ctx.log.send(Event::Received {
+                    who: ctx.name.clone(),
+                    kind: *kind,
+                    at: ctx.at(),
+                    payload: payload.clone(),
+                    opened: true,
+                    retried: true,
+                });
+                false
+            });
+        }
         tokio::select! {
             c = ctl.recv() => match c {
                 Some(Ctl::Leave) => {
@@ -420,6 +450,16 @@ async fn participant_inner(
                             Ok((commit, welcome)) => {
                                 on_epoch(ctx, me.current_key(), &send).await;
                                 send(DsMsg::Commit { commit, welcome: welcome.unwrap_or_default() }).await?;
+                                if ctx.control == Some(LiveControl::History) {
+                                    if let Some((epoch, key)) = me.previous_key() {
+                                        let mut data = epoch.to_be_bytes().to_vec();
+                                        data.extend_from_slice(&key);
+                                        match me.seal(&data) {
+                                            Ok(message) => send(DsMsg::Group { message }).await?,
+                                            Err(e) => ctx.error(format!("sharing history: {e}")),
+                                        }
+                                    }
+                                }
                             }
                             Err(e) => ctx.error(format!("committing an add: {e}")),
                         }
@@ -457,6 +497,19 @@ async fn participant_inner(
                             on_epoch(ctx, me.current_key(), &send).await;
                         }
                     }
+                    Some(DsMsg::Group { message }) => {
+                        if !me.in_group() {
+                            continue;
+                        }
+                        // Only the history control sends these: an old epoch's key.
+                        if let Ok(data) = me.open(&message) {
+                            if data.len() > 8 {
+                                let (epoch, key) = data.split_at(8);
+                                let epoch = u64::from_be_bytes(epoch.try_into().unwrap_or_default());
+                                me.install_key(epoch, key.to_vec());
+                            }
+                        }
+                    }
                     Some(DsMsg::Welcome { welcome }) => match me.join(&welcome) {
                         Ok(()) => {
                             let _ = ctx.log.send(Event::Joined { who: ctx.name.clone(), at: ctx.at() });
@@ -469,7 +522,14 @@ async fn participant_inner(
             }
             Some((kind, payload)) = rtp_rx.recv() => {
                 let opened = me.receive(kind, &payload).is_ok();
-                let _ = ctx.log.send(Event::Received { who: ctx.name.clone(), kind, at: ctx.at(), payload, opened });
+                if !opened {
+                    // Frames wait a little for their key, as real clients buffer them.
+                    if waiting.len() == WAITING {
+                        waiting.pop_front();
+                    }
+                    waiting.push_back((kind, payload.clone()));
+                }
+                let _ = ctx.log.send(Event::Received { who: ctx.name.clone(), kind, at: ctx.at(), payload, opened, retried: false });
             }
             _ = audio_tick.tick() => {
                 if active && !muted && me.in_group() {
@@ -486,6 +546,9 @@ async fn participant_inner(
     let _ = pc.close().await;
     Ok(())
 }
+
+/// Frames a participant keeps waiting for a key (about a second of everyone's media).
+const WAITING: usize = 400;
 
 /// A new epoch: logged with its key (the checks' ground truth), and under the escrow control
 /// handed to the SFU.

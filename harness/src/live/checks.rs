@@ -90,9 +90,14 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
                 frames.insert(payload, (who, *kind, *at));
                 tallies.entry(who.clone()).or_default().sent += 1;
             }
-            Event::Received { who, opened, .. } => {
+            Event::Received {
+                who,
+                opened,
+                retried,
+                ..
+            } => {
                 let t = tallies.entry(who.clone()).or_default();
-                t.received += 1;
+                t.received += usize::from(!retried);
                 t.opened += usize::from(*opened);
             }
             Event::Error { who, what } => errors.push(format!("{who}: {what}")),

@@ -50,6 +50,10 @@ pub enum DsMsg {
     Welcome {
         welcome: Vec<u8>,
     },
+    /// An MLS application message for every member (both ways: the SFU fans it out).
+    Group {
+        message: Vec<u8>,
+    },
 }
 
 fn put(out: &mut Vec<u8>, field: &[u8]) {
@@ -108,6 +112,10 @@ impl DsMsg {
                 out.push(b'W');
                 put(&mut out, welcome);
             }
+            DsMsg::Group { message } => {
+                out.push(b'G');
+                put(&mut out, message);
+            }
         }
         out
     }
@@ -146,6 +154,9 @@ impl DsMsg {
             b'W' => DsMsg::Welcome {
                 welcome: take(rest)?,
             },
+            b'G' => DsMsg::Group {
+                message: take(rest)?,
+            },
             _ => return None,
         };
         rest.is_empty().then_some(msg)
@@ -182,6 +193,7 @@ mod tests {
                 proposal: vec![],
             },
             DsMsg::Welcome { welcome: vec![10] },
+            DsMsg::Group { message: vec![11] },
         ];
         for m in all {
             assert_eq!(DsMsg::decode(&m.encode()), Some(m));

@@ -27,6 +27,7 @@ pub struct Participant {
     retain: Duration,
     /// Still in the group (its own leaf is in the roster).
     member: bool,
+    stale_sender: bool,
     /// SFrame counter, shared by its audio and video (one KID per epoch).
     ctr: u64,
     seq: BTreeMap<MediaKind, u64>,
@@ -53,6 +54,7 @@ impl Participant {
             keys: BTreeMap::new(),
             retain: Duration::from_millis(500),
             member: false,
+            stale_sender: false,
             ctr: 0,
             seq: BTreeMap::new(),
             rng: StdRng::seed_from_u64(seed),
@@ -159,11 +161,46 @@ impl Participant {
         self.rekey()
     }
 
+    /// How many epoch keys it holds (grows when it learns one).
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// The key of the epoch before the current one, if it had it.
+    pub fn previous_key(&self) -> Option<(u64, Vec<u8>)> {
+        let epoch = self.mls.epoch()?.checked_sub(1)?;
+        Some((epoch, self.keys.get(&epoch)?.0.clone()))
+    }
+
+    /// Takes a key it did not derive (the history control), as current as its own.
+    pub fn install_key(&mut self, epoch: u64, key: Vec<u8>) {
+        self.keys.entry(epoch).or_insert((key, None));
+    }
+
+    /// Sends its frames under the key of the epoch it joined in, whatever the epoch now (the
+    /// stale-key control: a sender that never picks up new keys).
+    pub fn set_stale_sender(&mut self, stale: bool) {
+        self.stale_sender = stale;
+    }
+
+    /// An MLS application message to the group.
+    pub fn seal(&mut self, data: &[u8]) -> Result<Vec<u8>, ClientError> {
+        self.mls.protect(b"", data)
+    }
+
+    /// Opens an MLS application message from the group.
+    pub fn open(&mut self, message: &[u8]) -> Result<Vec<u8>, ClientError> {
+        Ok(self.mls.unprotect(message)?.plaintext)
+    }
+
     /// The next frame of `kind` and its RTP payload under the current epoch's key.
     pub fn next_frame(&mut self, kind: MediaKind) -> Result<(Frame, Vec<u8>), ClientError> {
-        let (epoch, key) = self
-            .current_key()
-            .ok_or_else(|| ClientError::failed("no group"))?;
+        let (epoch, key) = if self.stale_sender {
+            self.keys.iter().next().map(|(e, (k, _))| (*e, k.clone()))
+        } else {
+            self.current_key()
+        }
+        .ok_or_else(|| ClientError::failed("no group"))?;
         let leaf = self
             .mls
             .own_leaf()

@@ -489,6 +489,16 @@ impl Sfu {
                     change: what,
                 });
             }
+            Some(DsMsg::Group { message }) => {
+                for id in 0..self.peers.len() {
+                    if id != from {
+                        let msg = DsMsg::Group {
+                            message: message.clone(),
+                        };
+                        self.send_ds(id, &msg);
+                    }
+                }
+            }
             // Escrow and anything else: recorded, nothing to do.
             _ => {}
         }
