@@ -131,6 +131,39 @@ struct InteropArgs {
 
 #[derive(Debug, Subcommand)]
 enum LiveCommand {
+    /// Only the SFU: media (UDP) and signalling (TCP, JSON lines) on --listen, for --seconds;
+    /// then its record goes through the server-side checks. Prints its address first.
+    Sfu {
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+        listen: std::net::SocketAddr,
+        #[arg(long, value_name = "S", default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, value_name = "POLICY", default_value = "designated")]
+        committer: e2ee_harness::live::script::CommitterPolicy,
+        /// Also write the record (pcapng).
+        #[arg(long, value_name = "FILE")]
+        record: Option<PathBuf>,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// One participant against an SFU elsewhere (`e2ee live sfu`), for --seconds.
+    Client {
+        /// The SFU's address.
+        #[arg(long, value_name = "ADDR")]
+        sfu: std::net::SocketAddr,
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        /// Its MLS client.
+        #[arg(long, value_name = "NAME", default_value = "openmls")]
+        client: String,
+        /// The first participant of the call creates the group.
+        #[arg(long)]
+        creator: bool,
+        #[arg(long, value_name = "S", default_value_t = 5)]
+        seconds: u64,
+        #[arg(long, value_name = "POLICY", default_value = "designated")]
+        committer: e2ee_harness::live::script::CommitterPolicy,
+    },
     /// Run the server-side checks on a saved SFU record (pcapng from `--record`, or another
     /// SFU's in the same form).
     Replay {
@@ -446,6 +479,98 @@ fn run_live(args: LiveArgs) -> anyhow::Result<u8> {
     use e2ee_harness::clients;
     use e2ee_harness::live::{checks, record, script};
     let names: Vec<&str> = clients::mls_clients().iter().map(|c| c.name()).collect();
+    if let Some(LiveCommand::Sfu {
+        listen,
+        seconds,
+        committer,
+        record: record_file,
+        json,
+    }) = args.command
+    {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        let (addr, sfu) = runtime.block_on(e2ee_harness::live::call::start_sfu_process(
+            listen, committer, args.seed,
+        ))?;
+        println!("listening on {addr}");
+        std::io::stdout().flush()?;
+        let report = runtime.block_on(async {
+            tokio::time::sleep(std::time::Duration::from_secs(seconds)).await;
+            let (reply, got) = tokio::sync::oneshot::channel();
+            let _ = sfu.send(e2ee_harness::live::sfu::SfuCmd::Finish { reply });
+            got.await.unwrap_or_default()
+        });
+        if let Some(path) = &record_file {
+            let f = std::fs::File::create(path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            report.record.write(std::io::BufWriter::new(f))?;
+        }
+        return with_record(json, |out| {
+            let sframe = clients::sframe::Sframe::new();
+            let found = record::server_checks(&report.record, &sframe);
+            let mut failures = found.canaries.clone();
+            failures.extend(found.decrypted.iter().cloned());
+            writeln!(
+                out,
+                "{} frames, {} delivery-service messages, {} commits, {} sender-epochs, {} candidate keys tried",
+                found.frames,
+                found.ds_messages,
+                report.committed.len(),
+                found.kids,
+                found.candidate_keys
+            )?;
+            Ok(vec![server_check(format!("sfu {addr}"), &failures)])
+        });
+    }
+    if let Some(LiveCommand::Client {
+        sfu,
+        name,
+        client,
+        creator,
+        seconds,
+        committer,
+    }) = args.command
+    {
+        if !names.contains(&client.as_str()) {
+            anyhow::bail!(
+                "unknown client `{client}` (MLS clients: {})",
+                names.join(", ")
+            );
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        let events = runtime.block_on(e2ee_harness::live::call::run_client(
+            &name,
+            &client,
+            sfu,
+            creator,
+            committer,
+            std::time::Duration::from_secs(seconds),
+            args.seed,
+        ))?;
+        let (mut sent, mut received, mut opened, mut errors) = (0, 0, 0, 0);
+        for e in &events {
+            use e2ee_harness::live::call::Event;
+            match e {
+                Event::Sent { .. } => sent += 1,
+                Event::Received {
+                    opened: o, retried, ..
+                } => {
+                    received += usize::from(!retried);
+                    opened += usize::from(*o);
+                }
+                Event::Error { what, .. } => {
+                    errors += 1;
+                    eprintln!("error: {what}");
+                }
+                _ => {}
+            }
+        }
+        println!("{name} ({client}): sent {sent}, received {received}, opened {opened}");
+        return Ok(if errors > 0 { 1 } else { 0 });
+    }
     if let Some(LiveCommand::Replay { file, json }) = args.command {
         let f = std::fs::File::open(&file)
             .with_context(|| format!("cannot open {}", file.display()))?;
@@ -468,23 +593,10 @@ fn run_live(args: LiveArgs) -> anyhow::Result<u8> {
             for f in &failures {
                 writeln!(out, "  {f}")?;
             }
-            Ok(vec![Check {
-                level: results::Level::Deployment,
-                subject: format!("record {}", file.display()),
-                name: "the SFU opens nothing it carried".into(),
-                verdict: if failures.is_empty() {
-                    results::Verdict::Pass
-                } else {
-                    results::Verdict::Fail
-                },
-                reason: if failures.is_empty() {
-                    "no canary marker in clear; no frame opens under any key-sized window of the delivery-service messages".into()
-                } else {
-                    failures.join("; ")
-                },
-                evidence: None,
-                figures: Default::default(),
-            }])
+            Ok(vec![server_check(
+                format!("record {}", file.display()),
+                &failures,
+            )])
         });
     }
     let (file, text) = match (&args.script, args.participants) {
@@ -592,6 +704,29 @@ fn run_live(args: LiveArgs) -> anyhow::Result<u8> {
         }
         Ok(judged.checks)
     })
+}
+
+/// The server-side check of a record, as a results entry.
+fn server_check(subject: String, failures: &[String]) -> Check {
+    Check {
+        level: results::Level::Deployment,
+        subject,
+        name: "the SFU opens nothing it carried".into(),
+        verdict: if failures.is_empty() {
+            results::Verdict::Pass
+        } else {
+            results::Verdict::Fail
+        },
+        reason: if failures.is_empty() {
+            "no canary marker in clear; no frame opens under any key-sized window of the \
+             delivery-service messages"
+                .into()
+        } else {
+            failures.join("; ")
+        },
+        evidence: None,
+        figures: Default::default(),
+    }
 }
 
 /// `e2ee interop`: exit 2 if nothing could be run, 1 if a check failed or a script was

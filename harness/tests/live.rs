@@ -175,3 +175,53 @@ fn a_saved_record_replays_and_an_escrowed_one_fails() {
         );
     }
 }
+
+/// The SFU and two participants as three processes: the clients find the SFU by its address,
+/// both open each other's media, and the SFU's record passes the server-side checks.
+#[test]
+fn sfu_and_clients_run_as_separate_processes() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let _one = ONE_CALL.blocking_lock();
+    let mut sfu = Command::new(env!("CARGO_BIN_EXE_e2ee"))
+        .args(["live", "sfu", "--seconds", "8"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(sfu.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let addr = first.strip_prefix("listening on ").unwrap().to_string();
+    let client = |name: &str, mls: &str, creator: bool| {
+        let mut args = vec![
+            "live", "client", "--sfu", &addr, "--name", name, "--client", mls,
+        ];
+        args.extend(["--seconds", "5"]);
+        if creator {
+            args.push("--creator");
+        }
+        Command::new(env!("CARGO_BIN_EXE_e2ee"))
+            .args(&args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let alice = client("alice", "openmls", true);
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let bob = client("bob", "mls-rs", false);
+    for p in [alice, bob] {
+        let out = p.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        // "alice (openmls): sent N, received N, opened N"
+        let opened: usize = text
+            .trim()
+            .rsplit("opened ")
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert!(opened > 50, "{text}");
+    }
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert_eq!(sfu.wait().unwrap().code(), Some(0), "{rest:?}");
+    assert!(rest.iter().any(|l| l.contains(" 1 commits")), "{rest:?}");
+}

@@ -606,3 +606,54 @@ async fn send_frame(
         });
     }
 }
+
+/// The SFU in a process of its own: UDP media and TCP signalling on the same address. Returns
+/// the address it took and its command channel (send `Finish` to end it).
+pub async fn start_sfu_process(
+    listen: SocketAddr,
+    policy: CommitterPolicy,
+    seed: u64,
+) -> anyhow::Result<(SocketAddr, mpsc::UnboundedSender<SfuCmd>)> {
+    let (sfu, addr) = sfu::start(listen, policy, seed, Instant::now()).await?;
+    let tcp = tokio::net::TcpListener::bind(addr).await?;
+    tokio::spawn(super::signal::serve(tcp, sfu.clone()));
+    Ok((addr, sfu))
+}
+
+/// One participant in a process of its own, against the SFU at `sfu_addr`, for `duration`; the
+/// first one of a call creates the group. Returns what it saw.
+pub async fn run_client(
+    name: &str,
+    client: &str,
+    sfu_addr: SocketAddr,
+    creator: bool,
+    policy: CommitterPolicy,
+    duration: Duration,
+    seed: u64,
+) -> anyhow::Result<Vec<Event>> {
+    let sfu = super::signal::remote(sfu_addr).await?;
+    let (log_tx, mut log_rx) = mpsc::unbounded_channel();
+    let ctx = ParticipantCtx {
+        name: name.to_string(),
+        client: client.to_string(),
+        clients: Arc::new(mls_clients()),
+        sfu,
+        log: log_tx,
+        start: Instant::now(),
+        creator,
+        policy,
+        control: None,
+        seed,
+        grace: Duration::from_millis(300),
+    };
+    let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
+    let task = tokio::spawn(participant(ctx, ctl_rx));
+    tokio::time::sleep(duration).await;
+    let _ = ctl_tx.send(Ctl::Stop);
+    let _ = task.await;
+    let mut events = Vec::new();
+    while let Ok(e) = log_rx.try_recv() {
+        events.push(e);
+    }
+    Ok(events)
+}

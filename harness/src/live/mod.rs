@@ -19,3 +19,4 @@ pub mod participant;
 pub mod record;
 pub mod script;
 pub mod sfu;
+pub mod signal;

@@ -33,7 +33,7 @@ pub struct ScriptError {
 }
 
 /// Who commits membership changes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum CommitterPolicy {
     /// One member (the longest-standing) commits every change, as Orange Meets does.
