@@ -186,7 +186,12 @@ struct LiveArgs {
     #[arg(long, value_name = "N")]
     participants: Option<usize>,
     /// The MLS clients the generated participants use in turn (with --participants).
-    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    #[arg(
+        long,
+        value_name = "NAMES",
+        value_delimiter = ',',
+        requires = "participants"
+    )]
     clients: Option<Vec<String>>,
     /// Where the SFU listens [default: 127.0.0.1, any port].
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]

@@ -352,6 +352,18 @@ fn commit_output(
     })
 }
 
+/// The group's ratchet tree when it travels apart from the Welcome or GroupInfo.
+fn tree_apart(group: &Group<Config>, external: bool) -> Result<Option<Vec<u8>>, ClientError> {
+    external
+        .then(|| {
+            group
+                .export_tree()
+                .to_bytes()
+                .map_err(|e| failed("encoding the tree", e))
+        })
+        .transpose()
+}
+
 fn encode(msg: Result<MlsMessage, MlsError>, what: &str) -> Result<Vec<u8>, ClientError> {
     msg.map_err(|e| failed(what, e))?
         .to_bytes()
@@ -495,16 +507,7 @@ impl Member for MlsRsMember {
             group.group_info_message_allowing_ext_commit(!external_tree),
             "exporting the GroupInfo",
         )?;
-        let tree = if external_tree {
-            Some(
-                group
-                    .export_tree()
-                    .to_bytes()
-                    .map_err(|e| failed("encoding the tree", e))?,
-            )
-        } else {
-            None
-        };
+        let tree = tree_apart(group, external_tree)?;
         Ok((gi, tree))
     }
 
@@ -948,16 +951,7 @@ impl MlsRsMember {
         welcomes: &[MlsMessage],
         external_tree: bool,
     ) -> Result<CommitOutput, ClientError> {
-        let ratchet_tree = if external_tree {
-            Some(
-                group
-                    .export_tree()
-                    .to_bytes()
-                    .map_err(|e| failed("encoding the tree", e))?,
-            )
-        } else {
-            None
-        };
+        let ratchet_tree = tree_apart(&group, external_tree)?;
         let welcome = welcomes
             .first()
             .map(|w| w.to_bytes())
