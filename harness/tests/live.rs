@@ -80,7 +80,7 @@ async fn history_is_caught_by_the_joiners() {
     let j = default_call(Some(LiveControl::History)).await;
     let joiners = &j.checks[3];
     assert_eq!(joiners.verdict, Verdict::Fail, "{}", joiners.reason);
-    assert!(joiners.reason.contains("(joined at"), "{}", joiners.reason);
+    assert!(joiners.reason.contains("(added at"), "{}", joiners.reason);
     // The key travelled inside MLS: the SFU still opens nothing.
     assert_eq!(j.checks[0].verdict, Verdict::Pass, "{}", j.checks[0].reason);
 }

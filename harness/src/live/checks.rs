@@ -112,6 +112,12 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
             matches!(what, "leave" | "kick").then(|| (who.to_string(), c.at))
         })
         .collect();
+    let added: HashMap<&str, Duration> = call
+        .sfu
+        .committed
+        .iter()
+        .filter_map(|c| Some((c.change.strip_prefix("join ")?, c.at)))
+        .collect();
     let changes: Vec<Duration> = call.sfu.committed.iter().map(|c| c.at).collect();
     // Frames near an epoch change, or still in flight when the call ends, are not judged.
     let end = Duration::from_millis(call.script.end_ms());
@@ -184,12 +190,15 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
                 }
             }
         }
-        match joined.get(who.as_str()) {
+        // A joiner's first epoch starts at the commit that adds it (it may process the Welcome
+        // later); the call's creator starts at its own join.
+        let start = added.get(who.as_str()).or(joined.get(who.as_str()));
+        match start {
             Some(&j) if at + grace <= j => {
                 fed_early += 1;
                 if *opened {
                     before_join.push(format!(
-                        "{who} (joined at {j:.2?}) opened {sender}'s {} frame sent at {at:.2?}",
+                        "{who} (added at {j:.2?}) opened {sender}'s {} frame sent at {at:.2?}",
                         kind.name()
                     ));
                 }
