@@ -212,7 +212,7 @@ pub struct ServerFindings {
 }
 
 /// Runs the server-side checks on a record.
-pub fn server_checks(record: &Record, sframe: &dyn SframeClient) -> ServerFindings {
+pub fn server_checks(record: &Record, sframe: &(dyn SframeClient + Sync)) -> ServerFindings {
     let mut f = ServerFindings::default();
     // One frame per KID is enough: every frame of a KID is under the same key.
     let mut by_kid: BTreeMap<u64, (MediaKind, &[u8])> = BTreeMap::new();
@@ -256,19 +256,38 @@ pub fn server_checks(record: &Record, sframe: &dyn SframeClient) -> ServerFindin
     }
     f.kids = by_kid.len();
     f.candidate_keys = candidates.len();
-    for key in &candidates {
-        for (kid, (kind, payload)) in &by_kid {
-            if media::unprotect(sframe, *kind, payload, key).is_ok() {
-                let (leaf, epoch) = media::split_kid(*kid);
-                f.decrypted.push(format!(
-                    "the {} frames of KID {kid} (leaf {leaf}, epoch {epoch} mod 2^{}) open under {} from a delivery-service message",
-                    kind.name(),
-                    media::EPOCH_BITS,
-                    hex::encode(key)
-                ));
-            }
+    // Every candidate against every sender-epoch, on every core.
+    let candidates: Vec<&[u8]> = candidates.into_iter().collect();
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = candidates.len().div_ceil(workers).max(1);
+    let by_kid = &by_kid;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = candidates
+            .chunks(chunk)
+            .map(|keys| {
+                scope.spawn(move || {
+                    let mut found = Vec::new();
+                    for key in keys {
+                        for (kid, (kind, payload)) in by_kid {
+                            if media::unprotect(sframe, *kind, payload, key).is_ok() {
+                                let (leaf, epoch) = media::split_kid(*kid);
+                                found.push(format!(
+                                    "the {} frames of KID {kid} (leaf {leaf}, epoch {epoch} mod 2^{}) open under {} from a delivery-service message",
+                                    kind.name(),
+                                    media::EPOCH_BITS,
+                                    hex::encode(key)
+                                ));
+                            }
+                        }
+                    }
+                    found
+                })
+            })
+            .collect();
+        for h in handles {
+            f.decrypted.extend(h.join().unwrap_or_default());
         }
-    }
+    });
     f.decrypted.sort();
     f.decrypted.dedup();
     f
