@@ -140,9 +140,31 @@ enum LiveCommand {
         seconds: u64,
         #[arg(long, value_name = "POLICY", default_value = "designated")]
         committer: e2ee_harness::live::script::CommitterPolicy,
+        /// Forwarding slots of each kind per participant (the first senders get them).
+        #[arg(long, value_name = "N", default_value_t = e2ee_harness::live::script::DEFAULT_SLOTS as u64,
+              value_parser = clap::value_parser!(u64).range(1..=e2ee_harness::live::script::MAX_SLOTS as u64))]
+        slots: u64,
         /// Also write the record (pcapng).
         #[arg(long, value_name = "FILE")]
         record: Option<PathBuf>,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// The large-call benchmark: N participants, the first --speakers sending audio and video
+    /// and the rest listening; all but --rounds join 5 ms apart (joins batched into commits),
+    /// then the last --rounds join and --rounds × (rotation, leave, kick) follow 2.5 s apart.
+    /// Prints rotation latency p50/p99 of those measured changes, CPU time and peak memory,
+    /// and runs the four checks.
+    Bench {
+        #[arg(long, value_name = "N", default_value_t = 200)]
+        participants: usize,
+        #[arg(long, value_name = "K", default_value_t = 2)]
+        speakers: usize,
+        #[arg(long, value_name = "R", default_value_t = 5)]
+        rounds: usize,
+        /// The MLS clients the participants use in turn [default: all].
+        #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+        clients: Option<Vec<String>>,
         #[command(flatten)]
         json: JsonArg,
     },
@@ -488,6 +510,7 @@ fn run_live(args: LiveArgs) -> anyhow::Result<u8> {
         listen,
         seconds,
         committer,
+        slots,
         record: record_file,
         json,
     }) = args.command
@@ -496,7 +519,10 @@ fn run_live(args: LiveArgs) -> anyhow::Result<u8> {
             .enable_all()
             .build()?;
         let (addr, sfu) = runtime.block_on(e2ee_harness::live::call::start_sfu_process(
-            listen, committer, args.seed,
+            listen,
+            committer,
+            slots as usize,
+            args.seed,
         ))?;
         println!("listening on {addr}");
         std::io::stdout().flush()?;
@@ -518,10 +544,11 @@ fn run_live(args: LiveArgs) -> anyhow::Result<u8> {
             failures.extend(found.decrypted.iter().cloned());
             writeln!(
                 out,
-                "{} frames, {} delivery-service messages, {} commits, {} sender-epochs, {} candidate keys tried",
+                "{} frames, {} delivery-service messages, {} commits, {} epochs ({} sender-epochs), {} candidate keys tried",
                 found.frames,
                 found.ds_messages,
                 report.committed.len(),
+                found.epochs,
                 found.kids,
                 found.candidate_keys
             )?;
@@ -588,10 +615,11 @@ fn run_live(args: LiveArgs) -> anyhow::Result<u8> {
             failures.extend(found.decrypted.iter().cloned());
             writeln!(
                 out,
-                "{}: {} frames, {} delivery-service messages, {} sender-epochs, {} candidate keys tried",
+                "{}: {} frames, {} delivery-service messages, {} epochs ({} sender-epochs), {} candidate keys tried",
                 file.display(),
                 found.frames,
                 found.ds_messages,
+                found.epochs,
                 found.kids,
                 found.candidate_keys
             )?;
@@ -604,7 +632,35 @@ fn run_live(args: LiveArgs) -> anyhow::Result<u8> {
             )])
         });
     }
+    // The benchmark: its script, and where its measured events start.
+    let mut bench = None;
+    let mut json = args.json;
     let (file, text) = match (&args.script, args.participants) {
+        _ if matches!(args.command, Some(LiveCommand::Bench { .. })) => {
+            let Some(LiveCommand::Bench {
+                participants,
+                speakers,
+                rounds,
+                clients,
+                json: bench_json,
+            }) = args.command
+            else {
+                unreachable!()
+            };
+            if speakers == 0 || speakers > script::MAX_SLOTS || participants < speakers + 1 {
+                anyhow::bail!(
+                    "--speakers must be 1 to {} and below --participants",
+                    script::MAX_SLOTS
+                );
+            }
+            json = bench_json;
+            let chosen = chosen_clients(clients, &names)?;
+            let refs: Vec<&str> = chosen.iter().map(String::as_str).collect();
+            let text = script::bench(participants, speakers, rounds, &refs);
+            let rounds = rounds.min(participants.saturating_sub(speakers + 1) / 3);
+            bench = Some(participants - rounds);
+            (format!("bench {participants}/{speakers}"), text)
+        }
         (Some(path), _) => (
             path.display().to_string(),
             std::fs::read_to_string(path)
@@ -614,15 +670,7 @@ fn run_live(args: LiveArgs) -> anyhow::Result<u8> {
             if n == 0 {
                 anyhow::bail!("--participants must be at least 1");
             }
-            let chosen: Vec<String> = args
-                .clients
-                .clone()
-                .unwrap_or_else(|| names.iter().map(|s| s.to_string()).collect());
-            for c in &chosen {
-                if !names.contains(&c.as_str()) {
-                    anyhow::bail!("unknown client `{c}` (MLS clients: {})", names.join(", "));
-                }
-            }
+            let chosen = chosen_clients(args.clients.clone(), &names)?;
             let refs: Vec<&str> = chosen.iter().map(String::as_str).collect();
             (format!("--participants {n}"), script::generated(n, &refs))
         }
@@ -638,7 +686,7 @@ fn run_live(args: LiveArgs) -> anyhow::Result<u8> {
             .as_ref()
             .and_then(|p| p.file_stem())
             .map_or_else(
-                || "default".to_string(),
+                || if bench.is_some() { "bench" } else { "default" }.to_string(),
                 |s| s.to_string_lossy().into_owned()
             ),
         call_script.participants.len(),
@@ -650,18 +698,31 @@ fn run_live(args: LiveArgs) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    with_record(args.json, |out| {
+    // Measured events of the benchmark: "join p195", "leave p193", ...
+    let measured: Vec<String> = bench
+        .map(|first| {
+            call_script.events[first..]
+                .iter()
+                .map(|e| format!("{} {}", e.kind.name(), e.participant))
+                .collect()
+        })
+        .unwrap_or_default();
+    with_record(json, |out| {
         let spinner = e2ee_harness::progress::Spinner::start();
         spinner.update(&format!(
             "call running ({} s)",
             call_script.end_ms() as f64 / 1000.0
         ));
+        let cpu_before = cpu_seconds();
+        let wall = std::time::Instant::now();
         let call = runtime.block_on(e2ee_harness::live::call::run(
             call_script,
             args.listen,
             args.control,
             args.seed,
         ))?;
+        let (call_cpu, call_wall, call_rss) =
+            (cpu_seconds() - cpu_before, wall.elapsed(), peak_rss_mib());
         spinner.finish(&format!(
             "call of {} participants done",
             call.script.participants.len()
@@ -677,38 +738,182 @@ fn run_live(args: LiveArgs) -> anyhow::Result<u8> {
                 call.sfu.record.packets.len()
             )?;
         }
-        let judged = checks::judge(&call, &subject);
+        let (judge_cpu, judge_wall) = (cpu_seconds(), std::time::Instant::now());
+        let mut judged = checks::judge(&call, &subject);
+        let (judge_cpu, judge_wall) = (cpu_seconds() - judge_cpu, judge_wall.elapsed());
         writeln!(
             out,
             "{:<12} {:>8} {:>9} {:>8} {:>8}",
             "participant", "sent", "received", "opened", "failed"
         )?;
+        let mut total = checks::Tally::default();
         for (who, t) in &judged.tallies {
+            if judged.tallies.len() <= 20 {
+                writeln!(
+                    out,
+                    "{who:<12} {:>8} {:>9} {:>8} {:>8}",
+                    t.sent,
+                    t.received,
+                    t.opened,
+                    t.received - t.opened
+                )?;
+            }
+            total.sent += t.sent;
+            total.received += t.received;
+            total.opened += t.opened;
+        }
+        if judged.tallies.len() > 20 {
             writeln!(
                 out,
-                "{who:<12} {:>8} {:>9} {:>8} {:>8}",
-                t.sent,
-                t.received,
-                t.opened,
-                t.received - t.opened
+                "{:<12} {:>8} {:>9} {:>8} {:>8}",
+                format!("all {}", judged.tallies.len()),
+                total.sent,
+                total.received,
+                total.opened,
+                total.received - total.opened
             )?;
         }
         writeln!(
             out,
-            "\nmembership change: event → last member on the new epoch"
+            "\nmembership change: last member on the new epoch, from the event | from the request"
         )?;
-        for (change, l) in &judged.latencies {
-            match l {
-                Some(l) => writeln!(out, "  {change:<20} {:>8.1} ms", l.as_secs_f64() * 1000.0)?,
-                None => writeln!(out, "  {change:<20}    never")?,
+        let ms = |d: Option<std::time::Duration>| {
+            d.map_or_else(
+                || "   never".to_string(),
+                |d| format!("{:>8.1}", d.as_secs_f64() * 1000.0),
+            )
+        };
+        for l in &judged.latencies {
+            let shown = bench.is_none() || measured.contains(&l.change);
+            if shown {
+                writeln!(
+                    out,
+                    "  {:<20} {} ms | {} ms",
+                    l.change,
+                    ms(l.from_event),
+                    ms(l.from_request)
+                )?;
             }
         }
-        writeln!(out, "\ngrace window: {} ms", call.script.grace_ms)?;
+        let commits: std::collections::BTreeSet<(std::time::Duration, &str)> = call
+            .sfu
+            .committed
+            .iter()
+            .map(|c| (c.at, c.committer.as_str()))
+            .collect();
+        writeln!(
+            out,
+            "\n{} membership changes in {} commits; grace window: {} ms",
+            call.sfu.committed.len(),
+            commits.len(),
+            call.script.grace_ms
+        )?;
+        if bench.is_some() {
+            let of_measured: Vec<&checks::Latency> = judged
+                .latencies
+                .iter()
+                .filter(|l| measured.contains(&l.change))
+                .collect();
+            let never = of_measured
+                .iter()
+                .filter(|l| l.from_event.is_none())
+                .count();
+            let mut figures = std::collections::BTreeMap::new();
+            for (what, pick) in [
+                (
+                    "event",
+                    (|l: &checks::Latency| l.from_event) as fn(&checks::Latency) -> _,
+                ),
+                ("request", |l: &checks::Latency| l.from_request),
+            ] {
+                let mut v: Vec<f64> = of_measured
+                    .iter()
+                    .filter_map(|l| pick(l))
+                    .map(|d| d.as_secs_f64() * 1000.0)
+                    .collect();
+                v.sort_by(f64::total_cmp);
+                let (p50, p99) = (percentile(&v, 0.50), percentile(&v, 0.99));
+                writeln!(
+                    out,
+                    "rotation latency from the {what}: p50 {p50:.1} ms, p99 {p99:.1} ms, max {:.1} ms ({} changes)",
+                    v.last().copied().unwrap_or(0.0),
+                    v.len()
+                )?;
+                figures.insert(format!("bench.latency_from_{what}_p50_ms"), p50);
+                figures.insert(format!("bench.latency_from_{what}_p99_ms"), p99);
+            }
+            if never > 0 {
+                writeln!(out, "{never} measured changes never reached every member")?;
+            }
+            writeln!(
+                out,
+                "call: {:.1} s wall, {:.1} s CPU ({:.0}% of 2 cores), peak RSS {:.0} MiB; checks: {:.1} s wall, {:.1} s CPU; peak RSS {:.0} MiB",
+                call_wall.as_secs_f64(),
+                call_cpu,
+                100.0 * call_cpu / call_wall.as_secs_f64() / 2.0,
+                call_rss,
+                judge_wall.as_secs_f64(),
+                judge_cpu,
+                peak_rss_mib()
+            )?;
+            figures.insert("bench.call_cpu_s".into(), call_cpu);
+            figures.insert("bench.call_wall_s".into(), call_wall.as_secs_f64());
+            figures.insert("bench.call_peak_rss_mib".into(), call_rss);
+            figures.insert("bench.checks_cpu_s".into(), judge_cpu);
+            if let Some(first) = judged.checks.first_mut() {
+                first.figures.extend(figures);
+            }
+        }
         for c in &judged.checks {
             writeln!(out, "{:<14} {}: {}", c.verdict.as_str(), c.name, c.reason)?;
         }
         Ok(judged.checks)
     })
+}
+
+/// The MLS clients named by --clients (all of them by default); unknown names are a usage error.
+fn chosen_clients(chosen: Option<Vec<String>>, names: &[&str]) -> anyhow::Result<Vec<String>> {
+    let chosen = chosen.unwrap_or_else(|| names.iter().map(|s| s.to_string()).collect());
+    for c in &chosen {
+        if !names.contains(&c.as_str()) {
+            anyhow::bail!("unknown client `{c}` (MLS clients: {})", names.join(", "));
+        }
+    }
+    Ok(chosen)
+}
+
+/// CPU time (user + system) this process has used, from /proc/self/stat (Linux: fields 14 and
+/// 15, in USER_HZ = 100 ticks a second); 0 elsewhere.
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // The command name (field 2) may hold spaces: count from its closing parenthesis.
+            let rest = &s[s.rfind(')')? + 2..];
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            Some((f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?) / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
+/// Peak resident memory of this process so far (VmHWM), in MiB; 0 where /proc is missing.
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// The `q` quantile of sorted values (nearest rank); 0 for none.
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 /// The server-side check of a record, as a results entry.

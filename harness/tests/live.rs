@@ -47,7 +47,9 @@ async fn the_default_call_passes_every_check() {
     }
     assert_eq!(j.latencies.len(), 6, "{:?}", j.latencies);
     assert!(
-        j.latencies.iter().all(|(_, l)| l.is_some()),
+        j.latencies
+            .iter()
+            .all(|l| l.from_event.is_some() && l.from_request <= l.from_event),
         "{:?}",
         j.latencies
     );
@@ -174,6 +176,91 @@ fn a_saved_record_replays_and_an_escrowed_one_fails() {
             String::from_utf8_lossy(&out.stdout)
         );
     }
+}
+
+/// Three speakers, one forwarding slot of each kind: the SFU forwards the first sender only,
+/// and the frames it forwarded to nobody are named in check 2 as not judged, not counted as
+/// opened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_without_a_forwarding_slot_are_reported_not_judged() {
+    let _one = ONE_CALL.lock().await;
+    let mut text =
+        String::from("committer = \"designated\"\ngrace_ms = 300\ntail_ms = 1000\nslots = 1\n");
+    for (i, (name, client)) in [("a", "openmls"), ("b", "mls-rs"), ("c", "openmls")]
+        .into_iter()
+        .enumerate()
+    {
+        text += &format!(
+            "[[participant]]\nname = \"{name}\"\nclient = \"{client}\"\n[[event]]\nat_ms = {}\naction = \"join\"\nparticipant = \"{name}\"\n",
+            i * 200
+        );
+    }
+    let s = script::parse("slots", &text, &["openmls", "mls-rs"]).unwrap();
+    let out = call::run(s, "127.0.0.1:0".parse().unwrap(), None, 3)
+        .await
+        .unwrap();
+    assert!(!out.sfu.unforwarded.is_empty());
+    let j = checks::judge(&out, "live/slots");
+    assert_eq!(verdicts(&j)[..2], v([Verdict::Pass; 4])[..2]);
+    let reason = &j.checks[1].reason;
+    assert!(
+        reason.contains("frames from members not judged: the SFU had no free slot of the 1"),
+        "{reason}"
+    );
+    // Two of the three speakers reach only the third: fewer frames received than a full mesh.
+    let received: usize = j.tallies.values().map(|t| t.received).sum();
+    let sent: usize = j.tallies.values().map(|t| t.sent).sum();
+    assert!(received < 2 * sent, "received {received} of {sent} sent");
+}
+
+/// The benchmark at a small size: joins 5 ms apart go into fewer commits than joins, the
+/// latency percentiles are printed and recorded, and every check passes.
+#[test]
+fn a_small_bench_batches_joins_and_reports_latency() {
+    let _one = ONE_CALL.blocking_lock();
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("live-bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("bench.json");
+    let out = e2ee(&[
+        "live",
+        "bench",
+        "--participants",
+        "12",
+        "--speakers",
+        "2",
+        "--rounds",
+        "1",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("rotation latency from the event: p50"),
+        "{stdout}"
+    );
+    // "14 membership changes in K commits" (11 joins after the creator, a rotation, a leave,
+    // a kick): the first 10 joins share commits.
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("membership changes in"))
+        .unwrap();
+    let nums: Vec<usize> = line
+        .split_whitespace()
+        .filter_map(|w| w.trim_end_matches(';').parse().ok())
+        .collect();
+    assert_eq!(nums[0], 14, "{line}");
+    assert!(nums[1] < nums[0] - 3, "{line}");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let figures = &results["checks"][0]["figures"];
+    assert!(
+        figures["bench.latency_from_request_p99_ms"]
+            .as_f64()
+            .unwrap()
+            > 0.0,
+        "{figures}"
+    );
 }
 
 /// The SFU and two participants as three processes: the clients find the SFU by its address,

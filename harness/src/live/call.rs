@@ -59,13 +59,14 @@ pub enum Event {
         who: String,
         kind: MediaKind,
         at: Duration,
-        payload: Vec<u8>,
+        /// [`sfu::frame_id`] of its RTP payload.
+        frame: u64,
     },
     Received {
         who: String,
         kind: MediaKind,
         at: Duration,
-        payload: Vec<u8>,
+        frame: u64,
         opened: bool,
         /// Opened later, from the buffer of frames waiting for a key.
         retried: bool,
@@ -133,7 +134,7 @@ pub async fn run(
     seed: u64,
 ) -> anyhow::Result<CallOutcome> {
     let start = Instant::now();
-    let (sfu_tx, _) = sfu::start(sfu_addr, script.committer, seed, start).await?;
+    let (sfu_tx, _) = sfu::start(sfu_addr, script.committer, script.slots, seed, start).await?;
     let (log_tx, mut log_rx) = mpsc::unbounded_channel::<Event>();
     let clients: Arc<Vec<Box<dyn MlsClient>>> = Arc::new(mls_clients());
     let mut ctl: BTreeMap<String, mpsc::UnboundedSender<Ctl>> = BTreeMap::new();
@@ -156,6 +157,7 @@ pub async fn run(
                 let ctx = ParticipantCtx {
                     name: spec.name.clone(),
                     client: spec.client.clone(),
+                    speaks: spec.speaks,
                     clients: clients.clone(),
                     sfu: sfu_tx.clone(),
                     log: log_tx.clone(),
@@ -166,7 +168,7 @@ pub async fn run(
                     seed: seed ^ n as u64,
                     grace: Duration::from_millis(script.grace_ms),
                 };
-                tasks.push(tokio::spawn(participant(ctx, rx)));
+                tasks.push((spec.name.clone(), tokio::spawn(participant(ctx, rx))));
             }
             EventKind::Kick => {
                 let _ = sfu_tx.send(SfuCmd::Kick {
@@ -189,8 +191,19 @@ pub async fn run(
     for tx in ctl.values() {
         let _ = tx.send(Ctl::Stop);
     }
-    for t in tasks {
-        let _ = t.await;
+    for (name, t) in tasks {
+        // A participant stuck on a send is reported, not waited for forever.
+        let abort = t.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(5), t)
+            .await
+            .is_err()
+        {
+            abort.abort();
+            let _ = log_tx.send(Event::Error {
+                who: name,
+                what: "did not stop within 5 s of the call's end".into(),
+            });
+        }
     }
     let (reply, report) = oneshot::channel();
     let _ = sfu_tx.send(SfuCmd::Finish { reply });
@@ -212,6 +225,8 @@ pub async fn run(
 struct ParticipantCtx {
     name: String,
     client: String,
+    /// Sends media (else listens only).
+    speaks: bool,
     clients: Arc<Vec<Box<dyn MlsClient>>>,
     sfu: mpsc::UnboundedSender<SfuCmd>,
     log: mpsc::UnboundedSender<Event>,
@@ -282,7 +297,10 @@ async fn participant_inner(
         offers: offers_tx,
         reply,
     })?;
-    let id = id.await?;
+    let id = within(id, "the SFU's welcome").await??;
+    if id == usize::MAX {
+        anyhow::bail!("the SFU could not make a peer connection");
+    }
     let ssrc_audio = 0x1000_0000 + id as u32 * 2;
     let audio = Arc::new(TrackLocalStaticRTP::new(sfu::track(
         RtpCodecKind::Audio,
@@ -296,16 +314,15 @@ async fn participant_inner(
         format!("s{id}"),
         ssrc_audio + 1,
     )));
-    let first = offers
-        .recv()
-        .await
+    let first = within(offers.recv(), "the SFU's offer")
+        .await?
         .ok_or_else(|| anyhow::anyhow!("no offer"))?;
     pc.set_remote_description(first).await?;
     pc.add_track(audio.clone() as Arc<dyn TrackLocal>).await?;
     pc.add_track(video.clone() as Arc<dyn TrackLocal>).await?;
     let answer = pc.create_answer(None).await?;
     pc.set_local_description(answer).await?;
-    gathered.recv().await;
+    within(gathered.recv(), "ICE gathering").await?;
     let sdp = pc
         .local_description()
         .await
@@ -354,9 +371,8 @@ async fn participant_inner(
             });
         }
     });
-    let dc = channels
-        .recv()
-        .await
+    let dc = within(channels.recv(), "the SFU's data channel")
+        .await?
         .ok_or_else(|| anyhow::anyhow!("no data channel"))?;
     let (ds_tx, mut ds_rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let (open_tx, open_rx) = oneshot::channel::<()>();
@@ -364,6 +380,7 @@ async fn participant_inner(
         let dc = dc.clone();
         tokio::spawn(async move {
             let mut open = Some(open_tx);
+            let mut reassembly = super::ds::Reassembly::default();
             while let Some(ev) = dc.poll().await {
                 match ev {
                     DataChannelEvent::OnOpen => {
@@ -372,7 +389,9 @@ async fn participant_inner(
                         }
                     }
                     DataChannelEvent::OnMessage(m) => {
-                        let _ = ds_tx.send(m.data.to_vec());
+                        if let Some(whole) = reassembly.push(&m.data) {
+                            let _ = ds_tx.send(whole);
+                        }
                     }
                     DataChannelEvent::OnClose => break,
                     _ => {}
@@ -384,7 +403,12 @@ async fn participant_inner(
     let _ = tokio::time::timeout(Duration::from_secs(5), open_rx).await;
     let send = |msg: DsMsg| {
         let dc = dc.clone();
-        async move { dc.send(BytesMut::from(&msg.encode()[..])).await }
+        async move {
+            for piece in super::ds::fragments(&msg.encode(), MAX_MESSAGE) {
+                dc.send(BytesMut::from(&piece[..])).await?;
+            }
+            Ok(())
+        }
     };
     if ctx.creator {
         me.create_group(b"live-call")
@@ -420,7 +444,7 @@ async fn participant_inner(
                     who: ctx.name.clone(),
                     kind: *kind,
                     at: ctx.at(),
-                    payload: payload.clone(),
+                    frame: sfu::frame_id(payload),
                     opened: true,
                     retried: true,
                 });
@@ -445,8 +469,8 @@ async fn participant_inner(
             },
             Some(bytes) = ds_rx.recv() => {
                 match DsMsg::decode(&bytes) {
-                    Some(DsMsg::PleaseAdd { key_package }) => {
-                        match me.commit(&[key_package], &[], &[]) {
+                    Some(DsMsg::PleaseAdd { key_packages }) => {
+                        match me.commit(&key_packages, &[], &[]) {
                             Ok((commit, welcome)) => {
                                 on_epoch(ctx, me.current_key(), &send).await;
                                 send(DsMsg::Commit { commit, welcome: welcome.unwrap_or_default() }).await?;
@@ -522,22 +546,23 @@ async fn participant_inner(
             }
             Some((kind, payload)) = rtp_rx.recv() => {
                 let opened = me.receive(kind, &payload).is_ok();
+                let frame = sfu::frame_id(&payload);
                 if !opened {
                     // Frames wait a little for their key, as real clients buffer them.
                     if waiting.len() == WAITING {
                         waiting.pop_front();
                     }
-                    waiting.push_back((kind, payload.clone()));
+                    waiting.push_back((kind, payload));
                 }
-                let _ = ctx.log.send(Event::Received { who: ctx.name.clone(), kind, at: ctx.at(), payload, opened, retried: false });
+                let _ = ctx.log.send(Event::Received { who: ctx.name.clone(), kind, at: ctx.at(), frame, opened, retried: false });
             }
             _ = audio_tick.tick() => {
-                if active && !muted && me.in_group() {
+                if ctx.speaks && active && !muted && me.in_group() {
                     send_frame(ctx, &mut me, MediaKind::Audio, &audio, &mut rtp_seq[0], &mut rtp_ts[0], ssrc_audio).await;
                 }
             }
             _ = video_tick.tick() => {
-                if active && me.in_group() {
+                if ctx.speaks && active && me.in_group() {
                     send_frame(ctx, &mut me, MediaKind::Video, &video, &mut rtp_seq[1], &mut rtp_ts[1], ssrc_audio + 1).await;
                 }
             }
@@ -545,6 +570,16 @@ async fn participant_inner(
     }
     let _ = pc.close().await;
     Ok(())
+}
+
+/// How long a participant waits for each step of connecting before it gives up (reported).
+const SETUP: Duration = Duration::from_secs(20);
+
+/// `f`, or an error naming `what` it waited for once [`SETUP`] has passed.
+async fn within<T>(f: impl std::future::Future<Output = T>, what: &str) -> anyhow::Result<T> {
+    tokio::time::timeout(SETUP, f)
+        .await
+        .map_err(|_| anyhow::anyhow!("waited {} s for {what}", SETUP.as_secs()))
 }
 
 /// Frames a participant keeps waiting for a key (about a second of everyone's media).
@@ -583,6 +618,7 @@ async fn send_frame(
     let Ok((_, payload)) = me.next_frame(kind) else {
         return;
     };
+    let frame = sfu::frame_id(&payload);
     let packet = rtp::Packet {
         header: rtp::header::Header {
             version: 2,
@@ -593,7 +629,7 @@ async fn send_frame(
             marker: kind == MediaKind::Video,
             ..Default::default()
         },
-        payload: payload.clone().into(),
+        payload: payload.into(),
     };
     *seq = seq.wrapping_add(1);
     *ts = ts.wrapping_add(kind.ts_step());
@@ -602,7 +638,7 @@ async fn send_frame(
             who: ctx.name.clone(),
             kind,
             at: ctx.at(),
-            payload,
+            frame,
         });
     }
 }
@@ -612,9 +648,10 @@ async fn send_frame(
 pub async fn start_sfu_process(
     listen: SocketAddr,
     policy: CommitterPolicy,
+    slots: usize,
     seed: u64,
 ) -> anyhow::Result<(SocketAddr, mpsc::UnboundedSender<SfuCmd>)> {
-    let (sfu, addr) = sfu::start(listen, policy, seed, Instant::now()).await?;
+    let (sfu, addr) = sfu::start(listen, policy, slots, seed, Instant::now()).await?;
     let tcp = tokio::net::TcpListener::bind(addr).await?;
     tokio::spawn(super::signal::serve(tcp, sfu.clone()));
     Ok((addr, sfu))
@@ -636,6 +673,7 @@ pub async fn run_client(
     let ctx = ParticipantCtx {
         name: name.to_string(),
         client: client.to_string(),
+        speaks: true,
         clients: Arc::new(mls_clients()),
         sfu,
         log: log_tx,

@@ -29,9 +29,20 @@ pub struct Tally {
 pub struct Judged {
     pub checks: Vec<Check>,
     pub tallies: BTreeMap<String, Tally>,
-    /// Per membership change: (change, latency from the script event to the last member on the
-    /// new epoch; None if some member never got there).
-    pub latencies: Vec<(String, Option<Duration>)>,
+    /// Per membership change, how long until the last member was on the new epoch (None if
+    /// some member never got there).
+    pub latencies: Vec<Latency>,
+}
+
+/// One membership change's rotation latency.
+#[derive(Clone, Debug)]
+pub struct Latency {
+    /// "join p007", "leave p003", ...
+    pub change: String,
+    /// From the script's event (a join includes connecting: ICE, DTLS, the data channel).
+    pub from_event: Option<Duration>,
+    /// From the request reaching the SFU (the delivery service's part: commit, fan-out, apply).
+    pub from_request: Option<Duration>,
 }
 
 fn check(subject: &str, name: &str, failures: &[String], pass: String) -> Check {
@@ -67,7 +78,9 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
     let grace = Duration::from_millis(call.script.grace_ms);
     let mut joined: HashMap<&str, Duration> = HashMap::new();
     let mut keys: HashMap<Vec<u8>, String> = HashMap::new();
-    let mut frames: HashMap<&[u8], (&str, MediaKind, Duration)> = HashMap::new();
+    let mut frames: HashMap<u64, (&str, MediaKind, Duration)> = HashMap::new();
+    // Each member's epochs, in the order it reached them.
+    let mut epochs: HashMap<&str, Vec<(u64, Duration)>> = HashMap::new();
     let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
     let mut errors = Vec::new();
     for e in &call.events {
@@ -76,8 +89,12 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
                 joined.entry(who).or_insert(*at);
             }
             Event::Epoch {
-                who, epoch, key, ..
+                who,
+                epoch,
+                key,
+                at,
             } => {
+                epochs.entry(who).or_default().push((*epoch, *at));
                 keys.entry(key.clone())
                     .or_insert_with(|| format!("{who}'s media key of epoch {epoch}"));
             }
@@ -85,9 +102,9 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
                 who,
                 kind,
                 at,
-                payload,
+                frame,
             } => {
-                frames.insert(payload, (who, *kind, *at));
+                frames.insert(*frame, (who, *kind, *at));
                 tallies.entry(who.clone()).or_default().sent += 1;
             }
             Event::Received {
@@ -103,22 +120,41 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
             Event::Error { who, what } => errors.push(format!("{who}: {what}")),
         }
     }
+    // When each change took effect and the epoch it made: the committer's first new epoch after
+    // the request, as the committer logged it. The SFU's own clock of the commit can lag (it
+    // serves every connection from one task), so it is only the fallback (a commit that made
+    // no epoch, as under the no-rotate control).
+    let committed: Vec<(Duration, Option<u64>)> = call
+        .sfu
+        .committed
+        .iter()
+        .map(|c| {
+            let made = epochs.get(c.committer.as_str()).and_then(|es| {
+                es.iter()
+                    .find(|&&(_, at)| at >= c.requested && at <= c.at)
+                    .copied()
+            });
+            made.map_or((c.at, None), |(epoch, at)| (at, Some(epoch)))
+        })
+        .collect();
     let removed: HashMap<String, Duration> = call
         .sfu
         .committed
         .iter()
-        .filter_map(|c| {
+        .zip(&committed)
+        .filter_map(|(c, &(at, _))| {
             let (what, who) = c.change.split_once(' ')?;
-            matches!(what, "leave" | "kick").then(|| (who.to_string(), c.at))
+            matches!(what, "leave" | "kick").then(|| (who.to_string(), at))
         })
         .collect();
     let added: HashMap<&str, Duration> = call
         .sfu
         .committed
         .iter()
-        .filter_map(|c| Some((c.change.strip_prefix("join ")?, c.at)))
+        .zip(&committed)
+        .filter_map(|(c, &(at, _))| Some((c.change.strip_prefix("join ")?, at)))
         .collect();
-    let changes: Vec<Duration> = call.sfu.committed.iter().map(|c| c.at).collect();
+    let changes: Vec<Duration> = committed.iter().map(|&(at, _)| at).collect();
     // Frames near an epoch change, or still in flight when the call ends, are not judged.
     let end = Duration::from_millis(call.script.end_ms());
     let near_change = |t: Duration| {
@@ -148,10 +184,12 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
         &sfu_failures,
         format!(
             "{} frames and {} delivery-service messages recorded; {} key-sized windows of what the \
-             SFU was given tried on all {} sender-epochs; no canary, no member key ({}) in the record",
+             SFU was given tried as the base key of all {} epochs ({} sender-epochs); no canary, no \
+             member key ({}) in the record",
             server.frames,
             server.ds_messages,
             server.candidate_keys,
+            server.epochs,
             server.kids,
             keys.len()
         ),
@@ -161,23 +199,20 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
     let mut missed = Vec::new();
     let mut after_removal = Vec::new();
     let mut before_join = Vec::new();
-    let mut opened_by: HashSet<(&str, &[u8])> = HashSet::new();
+    let mut opened_by: HashSet<(&str, u64)> = HashSet::new();
     let (mut expected, mut fed_removed, mut fed_early) = (0usize, 0usize, 0usize);
     for e in &call.events {
         let Event::Received {
-            who,
-            payload,
-            opened,
-            ..
+            who, frame, opened, ..
         } = e
         else {
             continue;
         };
-        let Some(&(sender, kind, at)) = frames.get(payload.as_slice()) else {
+        let Some(&(sender, kind, at)) = frames.get(frame) else {
             continue;
         };
         if *opened {
-            opened_by.insert((who, payload));
+            opened_by.insert((who, *frame));
         }
         if let Some(&gone) = removed.get(who) {
             if at >= gone + grace {
@@ -210,9 +245,15 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
         joined.get(who).is_some_and(|&j| j + grace <= at)
             && removed.get(who).is_none_or(|&r| at + grace <= r)
     };
-    for (payload, &(sender, kind, at)) in &frames {
+    let mut unforwarded = 0usize;
+    for (frame, &(sender, kind, at)) in &frames {
         // Only frames from members are owed to the others.
         if near_change(at) || !member_at(sender, at) {
+            continue;
+        }
+        // Nor those the SFU had no slot for (it says which).
+        if call.sfu.unforwarded.contains(frame) {
+            unforwarded += 1;
             continue;
         }
         for who in joined.keys() {
@@ -220,7 +261,7 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
                 continue;
             }
             expected += 1;
-            if !opened_by.contains(&(*who, *payload)) {
+            if !opened_by.contains(&(*who, *frame)) {
                 missed.push(format!(
                     "{who} did not open {sender}'s {} frame sent at {at:.2?}",
                     kind.name()
@@ -232,12 +273,21 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
     let members = check(
         subject,
         "members open every frame sent while they are members",
-        &missed.iter().chain(&errors).cloned().collect::<Vec<_>>(),
+        &errors.iter().chain(&missed).cloned().collect::<Vec<_>>(),
         format!(
             "{expected} (frame, member) pairs outside the {} ms grace window around the {} epoch \
-             changes: all opened",
+             changes: all opened{}",
             call.script.grace_ms,
-            changes.len()
+            changes.len(),
+            if unforwarded > 0 {
+                format!(
+                    " ({unforwarded} frames from members not judged: the SFU had no free slot \
+                     of the {} for their sender)",
+                    call.script.slots
+                )
+            } else {
+                String::new()
+            }
         ),
     );
     let removed_check = if removed.is_empty() {
@@ -276,7 +326,7 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
 
     // Rotation latency: script event to the last member on the epoch its commit made.
     let mut latencies = Vec::new();
-    for c in &call.sfu.committed {
+    for (c, &(_, made)) in call.sfu.committed.iter().zip(&committed) {
         let Some((what, who)) = c.change.split_once(' ') else {
             continue;
         };
@@ -289,14 +339,7 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
         let Some(&(fired, ..)) = call.fired.iter().find(|(_, k, p)| *k == kind && p == who) else {
             continue;
         };
-        // The committer's epoch right after committing.
-        let epoch = call.events.iter().rev().find_map(|e| match e {
-            Event::Epoch {
-                who: w, epoch, at, ..
-            } if *w == c.committer && *at <= c.at => Some(*epoch),
-            _ => None,
-        });
-        let Some(epoch) = epoch else { continue };
+        let Some(epoch) = made else { continue };
         let members_after: Vec<&str> = joined
             .keys()
             .copied()
@@ -305,21 +348,19 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
             .collect();
         let mut last = Some(Duration::ZERO);
         for m in members_after {
-            let reached = call.events.iter().find_map(|e| match e {
-                Event::Epoch {
-                    who: w,
-                    epoch: ep,
-                    at,
-                    ..
-                } if w == m && *ep >= epoch => Some(*at),
-                _ => None,
-            });
+            let reached = epochs
+                .get(m)
+                .and_then(|es| es.iter().find_map(|&(ep, at)| (ep >= epoch).then_some(at)));
             last = match (last, reached) {
                 (Some(l), Some(r)) => Some(l.max(r)),
                 _ => None,
             };
         }
-        latencies.push((c.change.clone(), last.map(|l| l.saturating_sub(fired))));
+        latencies.push(Latency {
+            change: c.change.clone(),
+            from_event: last.map(|l| l.saturating_sub(fired)),
+            from_request: last.map(|l| l.saturating_sub(c.requested)),
+        });
     }
     let mut checks = vec![sfu, members, removed_check, joiners];
     for c in &mut checks {
@@ -333,10 +374,10 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
         }
         c.figures
             .insert("grace_ms".into(), call.script.grace_ms as f64);
-        for (change, l) in &latencies {
-            if let Some(l) = l {
+        for l in &latencies {
+            if let Some(d) = l.from_event {
                 c.figures
-                    .insert(format!("latency_ms.{change}"), l.as_secs_f64() * 1000.0);
+                    .insert(format!("latency_ms.{}", l.change), d.as_secs_f64() * 1000.0);
             }
         }
     }

@@ -31,10 +31,10 @@ pub enum DsMsg {
         key: Vec<u8>,
     },
     // SFU to participant.
-    /// Commit this change: add `key_package` (of `name`), remove `name`, or commit `proposal`
-    /// (empty: a self-update of its own).
+    /// Commit this change: add the joiners' `key_packages` (the SFU batches joins that queue
+    /// up, as one commit), remove `name`, or commit `proposal` (empty: a self-update of its own).
     PleaseAdd {
-        key_package: Vec<u8>,
+        key_packages: Vec<Vec<u8>>,
     },
     PleaseRemove {
         name: String,
@@ -91,9 +91,12 @@ impl DsMsg {
                 out.push(b'e');
                 put(&mut out, key);
             }
-            DsMsg::PleaseAdd { key_package } => {
+            DsMsg::PleaseAdd { key_packages } => {
                 out.push(b'A');
-                put(&mut out, key_package);
+                out.extend_from_slice(&(key_packages.len() as u32).to_be_bytes());
+                for kp in key_packages {
+                    put(&mut out, kp);
+                }
             }
             DsMsg::PleaseRemove { name } => {
                 out.push(b'R');
@@ -138,9 +141,16 @@ impl DsMsg {
                 welcome: take(rest)?,
             },
             b'e' => DsMsg::Escrow { key: take(rest)? },
-            b'A' => DsMsg::PleaseAdd {
-                key_package: take(rest)?,
-            },
+            b'A' => {
+                let n = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+                *rest = &rest[4..];
+                // Each key package takes at least its length prefix: no huge allocation on lies.
+                let mut key_packages = Vec::with_capacity(n.min(rest.len() / 4));
+                for _ in 0..n {
+                    key_packages.push(take(rest)?);
+                }
+                DsMsg::PleaseAdd { key_packages }
+            }
             b'R' => DsMsg::PleaseRemove {
                 name: String::from_utf8(take(rest)?).ok()?,
             },
@@ -163,6 +173,60 @@ impl DsMsg {
     }
 }
 
+/// The largest message reassembled (a Welcome to a few thousand members is well under).
+pub const MAX_REASSEMBLED: usize = 16 << 20;
+
+/// Splits an encoded message into data-channel messages of at most `max` bytes (webrtc-rs caps
+/// a message at 256 KiB; a Welcome to a large group can be more): a byte saying whether more
+/// follow (1) or not (0), then the piece.
+pub fn fragments(bytes: &[u8], max: usize) -> Vec<Vec<u8>> {
+    let piece = max.saturating_sub(1).max(1);
+    let mut out: Vec<Vec<u8>> = bytes
+        .chunks(piece)
+        .map(|c| {
+            let mut f = Vec::with_capacity(c.len() + 1);
+            f.push(1);
+            f.extend_from_slice(c);
+            f
+        })
+        .collect();
+    match out.last_mut() {
+        Some(last) => last[0] = 0,
+        None => out.push(vec![0]),
+    }
+    out
+}
+
+/// Puts fragments back together, one connection's worth.
+#[derive(Debug, Default)]
+pub struct Reassembly {
+    partial: Vec<u8>,
+    /// The message being reassembled went over the limit: drop the rest of it.
+    overflow: bool,
+}
+
+impl Reassembly {
+    /// The whole message, once its last fragment arrives.
+    pub fn push(&mut self, fragment: &[u8]) -> Option<Vec<u8>> {
+        let (&more, piece) = fragment.split_first()?;
+        if more > 1 {
+            return None;
+        }
+        if !self.overflow {
+            self.partial.extend_from_slice(piece);
+            if self.partial.len() > MAX_REASSEMBLED {
+                self.overflow = true;
+                self.partial = Vec::new();
+            }
+        }
+        if more == 1 {
+            return None;
+        }
+        let whole = std::mem::take(&mut self.partial);
+        (!std::mem::take(&mut self.overflow)).then_some(whole)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,7 +246,7 @@ mod tests {
             },
             DsMsg::Escrow { key: vec![6; 16] },
             DsMsg::PleaseAdd {
-                key_package: vec![7],
+                key_packages: vec![vec![7], vec![], vec![8, 9]],
             },
             DsMsg::PleaseRemove {
                 name: "dave".into(),
@@ -201,5 +265,29 @@ mod tests {
         assert_eq!(DsMsg::decode(b""), None);
         assert_eq!(DsMsg::decode(b"j\0\0\0\x09ab"), None);
         assert_eq!(DsMsg::decode(b"c-trailing"), None);
+        assert_eq!(DsMsg::decode(b"A\xff\xff\xff\xff"), None);
+    }
+
+    #[test]
+    fn fragments_reassemble_whatever_the_size() {
+        for len in [0usize, 1, 9, 10, 11, 100] {
+            let msg: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let parts = fragments(&msg, 10);
+            assert!(parts.iter().all(|p| p.len() <= 10));
+            assert_eq!(parts.len(), len.div_ceil(9).max(1));
+            let mut r = Reassembly::default();
+            let whole: Vec<Vec<u8>> = parts.iter().filter_map(|p| r.push(p)).collect();
+            assert_eq!(whole, vec![msg]);
+        }
+        // Garbage: an empty fragment, an unknown flag, an oversized message.
+        let mut r = Reassembly::default();
+        assert_eq!(r.push(b""), None);
+        assert_eq!(r.push(b"\x07abc"), None);
+        assert_eq!(r.push(b"\x00ok"), Some(b"ok".to_vec()));
+        let big = vec![1u8; MAX_REASSEMBLED + 1];
+        for p in fragments(&big, 1 << 20) {
+            assert_eq!(r.push(&p), None);
+        }
+        assert_eq!(r.push(b"\x00after"), Some(b"after".to_vec()));
     }
 }

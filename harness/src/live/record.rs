@@ -3,8 +3,11 @@
 //!
 //! The record is pcapng (link type IPv4): every RTP packet as the SFU holds it after SRTP, and
 //! every delivery-service message it carried, each in a synthetic IPv4/UDP datagram. Each
-//! participant has its own address 10.0.1.N; the SFU is 10.0.0.1. RTP goes to UDP port 5004,
-//! delivery-service messages to 7000, so Wireshark or tshark reads it (`-d udp.port==5004,rtp`).
+//! participant N has its own address 10.0.(1 + N / 256).(N % 256); the SFU is 10.0.0.1. RTP goes
+//! to UDP port 5004, delivery-service messages to 7000, so Wireshark or tshark reads it
+//! (`-d udp.port==5004,rtp`). A delivery-service message travels in datagrams of at most
+//! [`DS_PIECE`] bytes, each a byte saying whether more follow (1) or not (0) and a piece, as
+//! the data channels carry them ([`super::ds::fragments`]).
 //!
 //! Server-side checks (`e2ee live replay FILE` runs them on any such record): no frame's canary
 //! marker occurs in it, and no frame opens under any key-sized window of anything the SFU was
@@ -49,8 +52,8 @@ pub enum Carried {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Packet {
     pub at: Duration,
-    /// Participant number (its address 10.0.1.N).
-    pub participant: u8,
+    /// Participant number, from 1.
+    pub participant: u16,
     /// Towards the SFU (else from it).
     pub inbound: bool,
     pub carried: Carried,
@@ -64,8 +67,16 @@ pub struct Record {
 
 const SFU_ADDR: [u8; 4] = [10, 0, 0, 1];
 
-fn participant_addr(n: u8) -> [u8; 4] {
-    [10, 0, 1, n]
+/// The largest delivery-service piece in one datagram (an IPv4 datagram holds at most 65,535
+/// bytes with its headers).
+pub const DS_PIECE: usize = 65_000;
+
+fn participant_addr(n: u16) -> [u8; 4] {
+    [10, 0, 1 + (n >> 8) as u8, n as u8]
+}
+
+fn participant_of(addr: &[u8]) -> u16 {
+    (u16::from(addr[2].wrapping_sub(1)) << 8) | u16::from(addr[3])
 }
 
 /// IPv4 header checksum (RFC 791).
@@ -116,18 +127,24 @@ impl Record {
                 Carried::Ds(b) => (DS_PORT, b),
             };
             let them = participant_addr(p.participant);
-            let data = if p.inbound {
-                datagram(them, SFU_ADDR, port, port, bytes)
-            } else {
-                datagram(SFU_ADDR, them, port, port, bytes)
+            let pieces = match port {
+                DS_PORT => super::ds::fragments(bytes, DS_PIECE),
+                _ => vec![bytes.clone()],
             };
-            w.write_pcapng_block(EnhancedPacketBlock {
-                interface_id: 0,
-                timestamp: p.at,
-                original_len: data.len() as u32,
-                data: data.into(),
-                options: vec![],
-            })?;
+            for piece in pieces {
+                let data = if p.inbound {
+                    datagram(them, SFU_ADDR, port, port, &piece)
+                } else {
+                    datagram(SFU_ADDR, them, port, port, &piece)
+                };
+                w.write_pcapng_block(EnhancedPacketBlock {
+                    interface_id: 0,
+                    timestamp: p.at,
+                    original_len: data.len() as u32,
+                    data: data.into(),
+                    options: vec![],
+                })?;
+            }
         }
         Ok(())
     }
@@ -135,6 +152,8 @@ impl Record {
     pub fn read(input: impl Read) -> Result<Record, RecordError> {
         let mut r = PcapNgReader::new(input)?;
         let mut packets = Vec::new();
+        let mut pieces: std::collections::HashMap<(u16, bool), super::ds::Reassembly> =
+            Default::default();
         let mut index = 0;
         while let Some(block) = r.next_block() {
             let Block::EnhancedPacket(epb) = block? else {
@@ -154,10 +173,17 @@ impl Record {
             let dport = u16::from_be_bytes([d[ihl + 2], d[ihl + 3]]);
             let payload = d[ihl + 8..].to_vec();
             let inbound = dst == SFU_ADDR;
-            let participant = if inbound { src[3] } else { dst[3] };
+            let participant = participant_of(if inbound { src } else { dst });
             let carried = match dport {
                 RTP_PORT => Carried::Rtp(payload),
-                DS_PORT => Carried::Ds(payload),
+                DS_PORT => match pieces
+                    .entry((participant, inbound))
+                    .or_default()
+                    .push(&payload)
+                {
+                    Some(whole) => Carried::Ds(whole),
+                    None => continue,
+                },
                 other => return Err(bad(&format!("UDP port {other} is neither RTP nor DS"))),
             };
             packets.push(Packet {
@@ -203,7 +229,10 @@ fn kind_of(pt: u8) -> Option<MediaKind> {
 pub struct ServerFindings {
     pub frames: usize,
     pub ds_messages: usize,
+    /// Sender-epochs (KIDs, with the epoch unwrapped in time) seen.
     pub kids: usize,
+    /// Epochs seen: the candidates are tried on one frame of each.
+    pub epochs: usize,
     pub candidate_keys: usize,
     /// Canary markers in clear, one line each.
     pub canaries: Vec<String>,
@@ -211,11 +240,35 @@ pub struct ServerFindings {
     pub decrypted: Vec<String>,
 }
 
+/// The full epoch of a KID's low epoch bits, next to the newest seen so far (as RTP sequence
+/// numbers are unwrapped: frames of an old epoch may still arrive just after a new one).
+fn unwrap_epoch(newest: &mut Option<i64>, low: u64) -> i64 {
+    let span = 1i64 << media::EPOCH_BITS;
+    let low = low as i64;
+    let epoch = match *newest {
+        None => low,
+        Some(n) => {
+            let delta = (low - n).rem_euclid(span);
+            if delta < span / 2 {
+                n + delta
+            } else {
+                n + delta - span
+            }
+        }
+    };
+    *newest = Some(newest.map_or(epoch, |n| n.max(epoch)));
+    epoch
+}
+
 /// Runs the server-side checks on a record.
 pub fn server_checks(record: &Record, sframe: &(dyn SframeClient + Sync)) -> ServerFindings {
     let mut f = ServerFindings::default();
-    // One frame per KID is enough: every frame of a KID is under the same key.
-    let mut by_kid: BTreeMap<u64, (MediaKind, &[u8])> = BTreeMap::new();
+    // One frame per epoch is enough: every sender of an epoch keys its frames from the one base
+    // key (RFC 9605 §5.2), so a candidate that opens one sender's frames opens them all. The
+    // KID holds the epoch's low bits; in record order they are unwrapped to the full epoch.
+    let mut by_epoch: BTreeMap<i64, (u64, MediaKind, &[u8])> = BTreeMap::new();
+    let mut kids: HashSet<(i64, u64)> = HashSet::new();
+    let mut newest: Option<i64> = None;
     let mut candidates: HashSet<&[u8]> = HashSet::new();
     for (i, p) in record.packets.iter().enumerate() {
         let (what, bytes) = match &p.carried {
@@ -243,7 +296,13 @@ pub fn server_checks(record: &Record, sframe: &(dyn SframeClient + Sync)) -> Ser
                     rtp_payload(b).and_then(|(pt, pl)| Some((kind_of(pt)?, pl)))
                 {
                     if let Ok((kid, _)) = media::header(sframe, kind, payload) {
-                        by_kid.entry(kid).or_insert((kind, payload));
+                        let epoch = unwrap_epoch(&mut newest, media::split_kid(kid).1);
+                        kids.insert((epoch, kid));
+                        // The shortest frame of the epoch: the cheapest to try keys on.
+                        let rep = by_epoch.entry(epoch).or_insert((kid, kind, payload));
+                        if payload.len() < rep.2.len() {
+                            *rep = (kid, kind, payload);
+                        }
                     }
                 }
             }
@@ -254,13 +313,14 @@ pub fn server_checks(record: &Record, sframe: &(dyn SframeClient + Sync)) -> Ser
             Carried::Rtp(_) => {}
         }
     }
-    f.kids = by_kid.len();
+    f.kids = kids.len();
+    f.epochs = by_epoch.len();
     f.candidate_keys = candidates.len();
-    // Every candidate against every sender-epoch, on every core.
+    // Every candidate against every epoch, on every core.
     let candidates: Vec<&[u8]> = candidates.into_iter().collect();
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = candidates.len().div_ceil(workers).max(1);
-    let by_kid = &by_kid;
+    let by_epoch = &by_epoch;
     std::thread::scope(|scope| {
         let handles: Vec<_> = candidates
             .chunks(chunk)
@@ -268,13 +328,13 @@ pub fn server_checks(record: &Record, sframe: &(dyn SframeClient + Sync)) -> Ser
                 scope.spawn(move || {
                     let mut found = Vec::new();
                     for key in keys {
-                        for (kid, (kind, payload)) in by_kid {
+                        for (kid, kind, payload) in by_epoch.values() {
                             if media::unprotect(sframe, *kind, payload, key).is_ok() {
                                 let (leaf, epoch) = media::split_kid(*kid);
                                 found.push(format!(
-                                    "the {} frames of KID {kid} (leaf {leaf}, epoch {epoch} mod 2^{}) open under {} from a delivery-service message",
-                                    kind.name(),
+                                    "the frames of epoch {epoch} mod 2^{} (KID {kid}: {} of leaf {leaf}, and every other sender's) open under {} from a delivery-service message",
                                     media::EPOCH_BITS,
+                                    kind.name(),
                                     hex::encode(key)
                                 ));
                             }
@@ -364,6 +424,41 @@ mod tests {
         };
         assert_eq!(rtp_payload(p).unwrap().0, media::OPUS_PT);
         assert!(Record::read(&b"not pcapng"[..]).is_err());
+    }
+
+    #[test]
+    fn epochs_unwrap_past_the_kid_bits() {
+        let mut newest = None;
+        let seen: Vec<i64> = [0, 1, 255, 1, 2, 200, 255, 0, 1, 255, 2]
+            .into_iter()
+            .map(|low| unwrap_epoch(&mut newest, low))
+            .collect();
+        // 200 after 2 is 58 back: a late frame of an old epoch, not 198 ahead.
+        assert_eq!(seen, [0, 1, -1, 1, 2, -56, -1, 0, 1, -1, 2]);
+        let mut newest = Some(250);
+        let seen: Vec<i64> = [251, 255, 0, 3, 254, 4]
+            .into_iter()
+            .map(|low| unwrap_epoch(&mut newest, low))
+            .collect();
+        assert_eq!(seen, [251, 255, 256, 259, 254, 260]);
+    }
+
+    #[test]
+    fn large_messages_and_many_participants_survive_pcapng() {
+        let mut record = call(false, false);
+        // A Welcome bigger than a datagram, to participant 300, interleaved with another's.
+        let big: Vec<u8> = (0..3 * DS_PIECE + 17).map(|i| (i % 251) as u8).collect();
+        for (participant, inbound) in [(300, false), (2, true), (300, true)] {
+            record.packets.push(Packet {
+                at: Duration::from_millis(90),
+                participant,
+                inbound,
+                carried: Carried::Ds(big.clone()),
+            });
+        }
+        let mut file = Vec::new();
+        record.write(&mut file).unwrap();
+        assert_eq!(Record::read(&file[..]).unwrap(), record);
     }
 
     #[test]

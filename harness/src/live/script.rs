@@ -4,10 +4,12 @@
 //! ```toml
 //! committer = "designated"   # Orange Meets: one member commits; "any": DAVE, anyone does
 //! grace_ms = 500             # frames this close to an epoch change are not judged
+//! slots = 8                  # the SFU forwards this many senders of each kind to everyone
 //!
 //! [[participant]]
 //! name = "alice"
 //! client = "openmls"
+//! speaks = true              # sends audio and video (false: listens only)
 //!
 //! [[event]]
 //! at_ms = 0
@@ -80,6 +82,8 @@ pub struct Participant {
     pub name: String,
     /// The MLS client playing it (`openmls`, `mls-rs`).
     pub client: String,
+    /// Sends audio and video; a listener sends nothing.
+    pub speaks: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,6 +101,9 @@ pub struct CallScript {
     pub committer: CommitterPolicy,
     pub grace_ms: u64,
     pub tail_ms: u64,
+    /// Forwarding slots per kind: every participant's connection carries this many audio and
+    /// video streams from the SFU, negotiated once; the SFU puts the first senders in them.
+    pub slots: usize,
     pub participants: Vec<Participant>,
     /// In time order.
     pub events: Vec<Event>,
@@ -110,6 +117,8 @@ struct RawScript {
     grace_ms: u64,
     #[serde(default = "default_tail")]
     tail_ms: u64,
+    #[serde(default = "default_slots")]
+    slots: Spanned<usize>,
     #[serde(default)]
     participant: Vec<Spanned<RawParticipant>>,
     #[serde(default)]
@@ -124,11 +133,27 @@ fn default_tail() -> u64 {
     1000
 }
 
+fn default_slots() -> Spanned<usize> {
+    Spanned::new(0..0, DEFAULT_SLOTS)
+}
+
+/// Enough for every sender of the calls `e2ee live` generates up to 9 participants.
+pub const DEFAULT_SLOTS: usize = 8;
+
+/// More forwarded streams than a client renders (Meet and Zoom show up to 49 tiles).
+pub const MAX_SLOTS: usize = 64;
+
+fn yes() -> bool {
+    true
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawParticipant {
     name: String,
     client: Spanned<String>,
+    #[serde(default = "yes")]
+    speaks: bool,
 }
 
 #[derive(Deserialize)]
@@ -211,7 +236,10 @@ participant = "carol"
 /// the second rotates, the third mutes and unmutes, the last is kicked and the third leaves
 /// (each only where there are enough participants).
 pub fn generated(n: usize, clients: &[&str]) -> String {
-    let mut t = String::from("# Generated: e2ee live --participants N\ncommitter = \"designated\"\ngrace_ms = 300\ntail_ms = 1500\n");
+    let mut t = format!(
+        "# Generated: e2ee live --participants N\ncommitter = \"designated\"\ngrace_ms = 300\ntail_ms = 1500\nslots = {}\n",
+        n.saturating_sub(1).clamp(1, MAX_SLOTS)
+    );
     let name = |i: usize| format!("p{i:03}");
     for i in 0..n {
         let client = clients[i % clients.len().max(1)];
@@ -251,6 +279,57 @@ pub fn generated(n: usize, clients: &[&str]) -> String {
     t
 }
 
+/// The benchmark's call (`e2ee live bench`): `n` participants of whom the first `speakers` send
+/// audio and video (the SFU forwards them to everyone; the rest listen, as in a large meeting).
+/// All but `rounds` join 5 ms apart (the SFU batches the joins that queue up), and once the
+/// group has settled the measured changes follow 2.5 s apart: the last `rounds` join (the call
+/// reaches `n`), then `rounds` times a rotation, a leave and a kick of listeners. The grace
+/// window is the 1 s the issue allows every member to reach a new epoch: a member that late
+/// still sends under the old key, which the others keep that long.
+pub fn bench(n: usize, speakers: usize, rounds: usize, clients: &[&str]) -> String {
+    let rounds = rounds.min(n.saturating_sub(speakers + 1) / 3);
+    let mut t = format!(
+        "# Generated: e2ee live bench --participants {n} --speakers {speakers}\n\
+         committer = \"designated\"\ngrace_ms = 1000\ntail_ms = 2000\nslots = {}\n",
+        speakers.clamp(1, MAX_SLOTS)
+    );
+    let name = |i: usize| format!("p{i:03}");
+    for i in 0..n {
+        let client = clients[i % clients.len().max(1)];
+        t += &format!(
+            "\n[[participant]]\nname = \"{}\"\nclient = \"{client}\"\nspeaks = {}\n",
+            name(i),
+            i < speakers
+        );
+    }
+    let event = |t: &mut String, at: usize, action: &str, who: usize| {
+        *t += &format!(
+            "\n[[event]]\nat_ms = {at}\naction = \"{action}\"\nparticipant = \"{}\"\n",
+            name(who)
+        );
+    };
+    let first = n - rounds;
+    for i in 0..first {
+        event(&mut t, i * 5, "join", i);
+    }
+    // Settling: every joiner connected and welcomed (about 15 ms of work per joiner here).
+    let mut at = first * 5 + 3000 + first * 15;
+    for i in first..n {
+        event(&mut t, at, "join", i);
+        at += 2500;
+    }
+    // Listeners leave from the back of the first wave.
+    let mut who = first;
+    for _ in 0..rounds {
+        for action in ["rotate", "leave", "kick"] {
+            who -= 1;
+            event(&mut t, at, action, who);
+            at += 2500;
+        }
+    }
+    t
+}
+
 /// The 1-based line of byte offset `at` in `text`.
 fn line_of(text: &str, at: usize) -> usize {
     text[..at.min(text.len())].matches('\n').count() + 1
@@ -286,10 +365,19 @@ pub fn parse(file: &str, text: &str, clients: &[&str]) -> Result<CallScript, Scr
         participants.push(Participant {
             name: p.name.clone(),
             client: p.client.get_ref().clone(),
+            speaks: p.speaks,
         });
     }
     if participants.is_empty() {
         return Err(err(None, "no [[participant]]".into()));
+    }
+    let slots = *raw.slots.get_ref();
+    if !(1..=MAX_SLOTS).contains(&slots) {
+        let span = raw.slots.span();
+        return Err(err(
+            (span.end > 0).then_some(span),
+            format!("slots = {slots}: must be 1 to {MAX_SLOTS}"),
+        ));
     }
     let mut events = Vec::new();
     let mut last = 0;
@@ -359,6 +447,7 @@ pub fn parse(file: &str, text: &str, clients: &[&str]) -> Result<CallScript, Scr
         committer: *raw.committer.get_ref(),
         grace_ms: raw.grace_ms,
         tail_ms: raw.tail_ms,
+        slots,
         participants,
         events,
     })
@@ -407,6 +496,32 @@ mod tests {
     }
 
     #[test]
+    fn the_bench_script_reaches_n_then_measures_every_change() {
+        let s = parse("bench", &bench(200, 2, 5, CLIENTS), CLIENTS).unwrap();
+        assert_eq!(s.participants.len(), 200);
+        assert_eq!(s.slots, 2);
+        let speakers: Vec<&str> = s
+            .participants
+            .iter()
+            .filter(|p| p.speaks)
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(speakers, ["p000", "p001"]);
+        let count = |k: EventKind| s.events.iter().filter(|e| e.kind == k).count();
+        assert_eq!(count(EventKind::Join), 200);
+        for k in [EventKind::Rotate, EventKind::Leave, EventKind::Kick] {
+            assert_eq!(count(k), 5);
+        }
+        // Nobody who speaks is rotated out; small calls get fewer rounds.
+        assert!(s
+            .events
+            .iter()
+            .all(|e| e.kind == EventKind::Join || e.participant.as_str() > "p001"));
+        let small = parse("bench", &bench(5, 1, 5, CLIENTS), CLIENTS).unwrap();
+        assert_eq!(small.events.len(), 5 + 3);
+    }
+
+    #[test]
     fn errors_name_the_line() {
         let head = "committer = \"any\"\n[[participant]]\nname = \"a\"\nclient = \"openmls\"\n";
         assert_eq!(
@@ -438,5 +553,9 @@ mod tests {
             "call.toml:2: missing field `client`"
         );
         assert!(error("committer = [").starts_with("call.toml:1: "));
+        assert_eq!(
+            error(&format!("grace_ms = 1\nslots = 0\n{head}")),
+            "call.toml:2: slots = 0: must be 1 to 64"
+        );
     }
 }
