@@ -522,7 +522,6 @@ fn run_live(args: LiveArgs) -> anyhow::Result<u8> {
             listen,
             committer,
             slots as usize,
-            args.seed,
         ))?;
         println!("listening on {addr}");
         std::io::stdout().flush()?;

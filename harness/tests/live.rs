@@ -178,6 +178,24 @@ fn a_saved_record_replays_and_an_escrowed_one_fails() {
     }
 }
 
+/// DAVE's rule (`committer = "any"`): every member commits each change, the SFU fans out the
+/// first to arrive, the others drop their pending commits. The default call passes every check
+/// that way, and the race really happened (losing commits were discarded).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_any_committer_the_first_commit_wins_and_the_call_passes() {
+    let _one = ONE_CALL.lock().await;
+    let text = script::DEFAULT.replace("committer = \"designated\"", "committer = \"any\"");
+    let s = script::parse("any", &text, &["openmls", "mls-rs"]).unwrap();
+    assert_eq!(s.committer, script::CommitterPolicy::Any);
+    let out = call::run(s, "127.0.0.1:0".parse().unwrap(), None, 5)
+        .await
+        .unwrap();
+    assert!(out.sfu.discarded_commits > 0, "{:?}", out.sfu.committed);
+    let j = checks::judge(&out, "live/any");
+    assert_eq!(verdicts(&j), v([Verdict::Pass; 4]), "{:#?}", j.checks);
+    assert!(j.latencies.iter().all(|l| l.from_event.is_some()), "{:?}", j.latencies);
+}
+
 /// Three speakers, one forwarding slot of each kind: the SFU forwards the first sender only,
 /// and the frames it forwarded to nobody are named in check 2 as not judged, not counted as
 /// opened.

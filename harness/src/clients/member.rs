@@ -135,6 +135,10 @@ pub trait Member: Send {
         external_tree: bool,
     ) -> Result<CommitOutput, ClientError>;
     fn merge_pending_commit(&mut self) -> Result<(), ClientError>;
+    /// Drops its pending commit (another member's commit of the same epoch won, as in DAVE).
+    fn clear_pending_commit(&mut self) -> Result<(), ClientError> {
+        Err(self.unsupported("clearing a pending commit"))
+    }
     /// Processes others' proposals, then the commit that covers them.
     fn handle_commit(&mut self, proposals: &[Vec<u8>], commit: &[u8]) -> Result<(), ClientError>;
 

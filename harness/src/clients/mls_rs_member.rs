@@ -668,6 +668,11 @@ impl Member for MlsRsMember {
         Ok(())
     }
 
+    fn clear_pending_commit(&mut self) -> Result<(), ClientError> {
+        self.group_mut()?.clear_pending_commit();
+        Ok(())
+    }
+
     fn handle_commit(&mut self, proposals: &[Vec<u8>], commit: &[u8]) -> Result<(), ClientError> {
         self.take_proposals(proposals)?;
         let msg = message(commit, "the commit")?;

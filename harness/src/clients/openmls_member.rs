@@ -760,6 +760,13 @@ impl Member for OpenMlsMember {
         Ok(())
     }
 
+    fn clear_pending_commit(&mut self) -> Result<(), ClientError> {
+        let group = self.group.as_mut().ok_or_else(no_group)?;
+        group
+            .clear_pending_commit(self.provider.storage())
+            .map_err(|e| failed("clear pending commit", e))
+    }
+
     fn handle_commit(&mut self, proposals: &[Vec<u8>], commit: &[u8]) -> Result<(), ClientError> {
         for message in proposals {
             self.ingest_proposal(message)?;

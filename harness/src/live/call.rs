@@ -134,7 +134,7 @@ pub async fn run(
     seed: u64,
 ) -> anyhow::Result<CallOutcome> {
     let start = Instant::now();
-    let (sfu_tx, _) = sfu::start(sfu_addr, script.committer, script.slots, seed, start).await?;
+    let (sfu_tx, _) = sfu::start(sfu_addr, script.committer, script.slots, start).await?;
     let (log_tx, mut log_rx) = mpsc::unbounded_channel::<Event>();
     let clients: Arc<Vec<Box<dyn MlsClient>>> = Arc::new(mls_clients());
     let mut ctl: BTreeMap<String, mpsc::UnboundedSender<Ctl>> = BTreeMap::new();
@@ -430,6 +430,8 @@ async fn participant_inner(
     let (mut active, mut muted) = (true, false);
     let mut waiting: std::collections::VecDeque<(MediaKind, Vec<u8>)> = Default::default();
     let mut keys_seen = 0usize;
+    // Its own commit awaiting the race's outcome (under `any`).
+    let mut pending: Option<Vec<u8>> = None;
     let mut rtp_seq: [u16; 2] = [0, 0];
     let mut rtp_ts: [u32; 2] = [0, 0];
     loop {
@@ -469,12 +471,42 @@ async fn participant_inner(
             },
             Some(bytes) = ds_rx.recv() => {
                 match DsMsg::decode(&bytes) {
-                    Some(DsMsg::PleaseAdd { key_packages }) => {
-                        match me.commit(&key_packages, &[], &[]) {
+                    Some(
+                        request @ (DsMsg::PleaseAdd { .. }
+                        | DsMsg::PleaseRemove { .. }
+                        | DsMsg::PleaseUpdate { .. }),
+                    ) => {
+                        let (change, adds, removes, proposals, what) = match request {
+                            DsMsg::PleaseAdd { change, key_packages } => (change, key_packages, vec![], vec![], "an add"),
+                            DsMsg::PleaseRemove { change, name } => (change, vec![], vec![name], vec![], "a removal"),
+                            DsMsg::PleaseUpdate { change, proposal } => {
+                                let props = if proposal.is_empty() { vec![] } else { vec![proposal] };
+                                (change, vec![], vec![], props, "an update")
+                            }
+                            _ => continue,
+                        };
+                        if !removes.is_empty() && ctx.control == Some(LiveControl::NoRotate) {
+                            // The control: the departure is acknowledged, nobody's key changes.
+                            send(DsMsg::Commit { change, commit: Vec::new(), welcome: Vec::new() }).await?;
+                            continue;
+                        }
+                        // Under `any` every member races to commit; a commit applies only when
+                        // the SFU fans it back out as the winner.
+                        let racing = ctx.policy == CommitterPolicy::Any;
+                        let made = if racing {
+                            me.commit_pending(&adds, &removes, &proposals)
+                        } else {
+                            me.commit(&adds, &removes, &proposals)
+                        };
+                        match made {
                             Ok((commit, welcome)) => {
-                                on_epoch(ctx, me.current_key(), &send).await;
-                                send(DsMsg::Commit { commit, welcome: welcome.unwrap_or_default() }).await?;
-                                if ctx.control == Some(LiveControl::History) {
+                                if racing {
+                                    pending = Some(commit.clone());
+                                } else {
+                                    on_epoch(ctx, me.current_key(), &send).await;
+                                }
+                                send(DsMsg::Commit { change, commit, welcome: welcome.unwrap_or_default() }).await?;
+                                if !adds.is_empty() && !racing && ctx.control == Some(LiveControl::History) {
                                     if let Some((epoch, key)) = me.previous_key() {
                                         let mut data = epoch.to_be_bytes().to_vec();
                                         data.extend_from_slice(&key);
@@ -485,36 +517,24 @@ async fn participant_inner(
                                     }
                                 }
                             }
-                            Err(e) => ctx.error(format!("committing an add: {e}")),
-                        }
-                    }
-                    Some(DsMsg::PleaseRemove { name }) => {
-                        if ctx.control == Some(LiveControl::NoRotate) {
-                            // The control: the departure is acknowledged, nobody's key changes.
-                            send(DsMsg::Commit { commit: Vec::new(), welcome: Vec::new() }).await?;
-                        } else {
-                            match me.commit(&[], &[name], &[]) {
-                                Ok((commit, _)) => {
-                                    on_epoch(ctx, me.current_key(), &send).await;
-                                    send(DsMsg::Commit { commit, welcome: Vec::new() }).await?;
-                                }
-                                Err(e) => ctx.error(format!("committing a removal: {e}")),
-                            }
-                        }
-                    }
-                    Some(DsMsg::PleaseUpdate { proposal }) => {
-                        let props: Vec<Vec<u8>> = if proposal.is_empty() { vec![] } else { vec![proposal] };
-                        match me.commit(&[], &[], &props) {
-                            Ok((commit, _)) => {
-                                on_epoch(ctx, me.current_key(), &send).await;
-                                send(DsMsg::Commit { commit, welcome: Vec::new() }).await?;
-                            }
-                            Err(e) => ctx.error(format!("committing an update: {e}")),
+                            Err(e) => ctx.error(format!("committing {what}: {e}")),
                         }
                     }
                     Some(DsMsg::Fanout { commit, proposal }) => {
                         if commit.is_empty() || !me.in_group() {
                             continue;
+                        }
+                        if let Some(mine) = pending.take() {
+                            if mine == commit {
+                                match me.merge_own() {
+                                    Ok(()) => on_epoch(ctx, me.current_key(), &send).await,
+                                    Err(e) => ctx.error(format!("merging its winning commit: {e}")),
+                                }
+                                continue;
+                            }
+                            if let Err(e) = me.discard_own() {
+                                ctx.error(format!("dropping its losing commit: {e}"));
+                            }
                         }
                         let props: Vec<Vec<u8>> = if proposal.is_empty() { vec![] } else { vec![proposal] };
                         if me.handle_commit(&props, &commit).is_ok() {
@@ -649,9 +669,8 @@ pub async fn start_sfu_process(
     listen: SocketAddr,
     policy: CommitterPolicy,
     slots: usize,
-    seed: u64,
 ) -> anyhow::Result<(SocketAddr, mpsc::UnboundedSender<SfuCmd>)> {
-    let (sfu, addr) = sfu::start(listen, policy, slots, seed, Instant::now()).await?;
+    let (sfu, addr) = sfu::start(listen, policy, slots, Instant::now()).await?;
     let tcp = tokio::net::TcpListener::bind(addr).await?;
     tokio::spawn(super::signal::serve(tcp, sfu.clone()));
     Ok((addr, sfu))

@@ -21,8 +21,9 @@ pub enum DsMsg {
     RotateRequest {
         proposal: Vec<u8>,
     },
-    /// A commit, as asked; `welcome` for the joiners it adds.
+    /// A commit of change number `change`, as asked; `welcome` for the joiners it adds.
     Commit {
+        change: u32,
         commit: Vec<u8>,
         welcome: Vec<u8>,
     },
@@ -33,13 +34,18 @@ pub enum DsMsg {
     // SFU to participant.
     /// Commit this change: add the joiners' `key_packages` (the SFU batches joins that queue
     /// up, as one commit), remove `name`, or commit `proposal` (empty: a self-update of its own).
+    /// Each carries the change's number, which the commit answers with: under `any` every
+    /// member races to commit, and a late loser's commit must not pass for the next change's.
     PleaseAdd {
+        change: u32,
         key_packages: Vec<Vec<u8>>,
     },
     PleaseRemove {
+        change: u32,
         name: String,
     },
     PleaseUpdate {
+        change: u32,
         proposal: Vec<u8>,
     },
     /// Another member's commit, with the proposal it covers (if any).
@@ -59,6 +65,12 @@ pub enum DsMsg {
 fn put(out: &mut Vec<u8>, field: &[u8]) {
     out.extend_from_slice(&(field.len() as u32).to_be_bytes());
     out.extend_from_slice(field);
+}
+
+fn number(input: &mut &[u8]) -> Option<u32> {
+    let n = u32::from_be_bytes(input.get(..4)?.try_into().ok()?);
+    *input = &input[4..];
+    Some(n)
 }
 
 fn take(input: &mut &[u8]) -> Option<Vec<u8>> {
@@ -82,8 +94,13 @@ impl DsMsg {
                 out.push(b'r');
                 put(&mut out, proposal);
             }
-            DsMsg::Commit { commit, welcome } => {
+            DsMsg::Commit {
+                change,
+                commit,
+                welcome,
+            } => {
                 out.push(b'C');
+                out.extend_from_slice(&change.to_be_bytes());
                 put(&mut out, commit);
                 put(&mut out, welcome);
             }
@@ -91,19 +108,25 @@ impl DsMsg {
                 out.push(b'e');
                 put(&mut out, key);
             }
-            DsMsg::PleaseAdd { key_packages } => {
+            DsMsg::PleaseAdd {
+                change,
+                key_packages,
+            } => {
                 out.push(b'A');
+                out.extend_from_slice(&change.to_be_bytes());
                 out.extend_from_slice(&(key_packages.len() as u32).to_be_bytes());
                 for kp in key_packages {
                     put(&mut out, kp);
                 }
             }
-            DsMsg::PleaseRemove { name } => {
+            DsMsg::PleaseRemove { change, name } => {
                 out.push(b'R');
+                out.extend_from_slice(&change.to_be_bytes());
                 put(&mut out, name.as_bytes());
             }
-            DsMsg::PleaseUpdate { proposal } => {
+            DsMsg::PleaseUpdate { change, proposal } => {
                 out.push(b'U');
+                out.extend_from_slice(&change.to_be_bytes());
                 put(&mut out, proposal);
             }
             DsMsg::Fanout { commit, proposal } => {
@@ -137,24 +160,30 @@ impl DsMsg {
                 proposal: take(rest)?,
             },
             b'C' => DsMsg::Commit {
+                change: number(rest)?,
                 commit: take(rest)?,
                 welcome: take(rest)?,
             },
             b'e' => DsMsg::Escrow { key: take(rest)? },
             b'A' => {
-                let n = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
-                *rest = &rest[4..];
+                let change = number(rest)?;
+                let n = number(rest)? as usize;
                 // Each key package takes at least its length prefix: no huge allocation on lies.
                 let mut key_packages = Vec::with_capacity(n.min(rest.len() / 4));
                 for _ in 0..n {
                     key_packages.push(take(rest)?);
                 }
-                DsMsg::PleaseAdd { key_packages }
+                DsMsg::PleaseAdd {
+                    change,
+                    key_packages,
+                }
             }
             b'R' => DsMsg::PleaseRemove {
+                change: number(rest)?,
                 name: String::from_utf8(take(rest)?).ok()?,
             },
             b'U' => DsMsg::PleaseUpdate {
+                change: number(rest)?,
                 proposal: take(rest)?,
             },
             b'F' => DsMsg::Fanout {
@@ -241,17 +270,23 @@ mod tests {
             DsMsg::LeaveRequest,
             DsMsg::RotateRequest { proposal: vec![] },
             DsMsg::Commit {
+                change: 7,
                 commit: vec![3],
                 welcome: vec![4, 5],
             },
             DsMsg::Escrow { key: vec![6; 16] },
             DsMsg::PleaseAdd {
+                change: 1,
                 key_packages: vec![vec![7], vec![], vec![8, 9]],
             },
             DsMsg::PleaseRemove {
+                change: 2,
                 name: "dave".into(),
             },
-            DsMsg::PleaseUpdate { proposal: vec![8] },
+            DsMsg::PleaseUpdate {
+                change: 3,
+                proposal: vec![8],
+            },
             DsMsg::Fanout {
                 commit: vec![9],
                 proposal: vec![],
@@ -265,7 +300,7 @@ mod tests {
         assert_eq!(DsMsg::decode(b""), None);
         assert_eq!(DsMsg::decode(b"j\0\0\0\x09ab"), None);
         assert_eq!(DsMsg::decode(b"c-trailing"), None);
-        assert_eq!(DsMsg::decode(b"A\xff\xff\xff\xff"), None);
+        assert_eq!(DsMsg::decode(b"A\0\0\0\x01\xff\xff\xff\xff"), None);
     }
 
     #[test]

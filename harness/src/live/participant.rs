@@ -122,9 +122,21 @@ impl Participant {
     }
 
     /// Commits adds (key packages), removes (names) and proposals by reference; with none of
-    /// them, a self-update. Applies it at once (the SFU orders commits, so nobody commits
-    /// concurrently). Returns the commit and the Welcome.
+    /// them, a self-update, and applies it at once (a designated committer races nobody).
+    /// Returns the commit and the Welcome.
     pub fn commit(
+        &mut self,
+        adds: &[Vec<u8>],
+        removes: &[String],
+        proposals: &[Vec<u8>],
+    ) -> Result<(Vec<u8>, Option<Vec<u8>>), ClientError> {
+        let out = self.commit_pending(adds, removes, proposals)?;
+        self.merge_own()?;
+        Ok(out)
+    }
+
+    /// The same commit, left pending: under `any` it applies only if it wins the race.
+    pub fn commit_pending(
         &mut self,
         adds: &[Vec<u8>],
         removes: &[String],
@@ -141,9 +153,18 @@ impl Participant {
         }));
         let force_path = specs.is_empty() && proposals.is_empty();
         let out = self.mls.commit(proposals, &specs, force_path, false)?;
-        self.mls.merge_pending_commit()?;
-        self.rekey()?;
         Ok((out.commit, out.welcome))
+    }
+
+    /// Applies its own pending commit (it won, or nobody raced it).
+    pub fn merge_own(&mut self) -> Result<(), ClientError> {
+        self.mls.merge_pending_commit()?;
+        self.rekey()
+    }
+
+    /// Drops its own pending commit: another member's commit of the epoch won (DAVE).
+    pub fn discard_own(&mut self) -> Result<(), ClientError> {
+        self.mls.clear_pending_commit()
     }
 
     /// An Update proposal of its own leaf (for a designated committer to commit).

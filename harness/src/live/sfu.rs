@@ -8,7 +8,8 @@
 //! other participant, including those removed from the group (the checks need a hostile SFU
 //! that keeps feeding them). It is also the delivery service: it orders membership changes one
 //! at a time (joins that queue up go in one commit), asking the committer (the longest-standing
-//! member, or under `any` a member it picks) to commit each, then fans the commit out.
+//! member; under `any` every member, the first commit to arrive winning, as in DAVE) to commit
+//! each, then fans the commit out.
 //!
 //! Forwarding uses slots, as large-meeting SFUs do: every connection is negotiated once with a
 //! fixed number of audio and video streams from the SFU, and the SFU puts the first members
@@ -22,8 +23,6 @@ use super::media::{OPUS_PT, VP8_PT};
 use super::record::{Carried, Packet, Record};
 use super::script::CommitterPolicy;
 use bytes::BytesMut;
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::media_engine::MediaEngine;
 use rtc::peer_connection::configuration::setting_engine::{
@@ -155,6 +154,8 @@ pub struct SfuReport {
     /// Old packets sent to newcomers.
     pub replayed: u64,
     pub forward_errors: u64,
+    /// Commits that lost the race of their change (under `any`), or came unasked.
+    pub discarded_commits: u64,
     /// RTP payloads (by [`frame_id`]) forwarded to nobody: their sender had no slot (all
     /// taken, or it was not a member).
     pub unforwarded: std::collections::HashSet<u64>,
@@ -210,12 +211,13 @@ struct Sfu {
     start: Instant,
     report: SfuReport,
     policy: CommitterPolicy,
-    rng: StdRng,
     /// Members in the order they joined.
     members: Vec<String>,
     changes: VecDeque<Change>,
-    /// The change a committer is working on: (change, committer).
-    in_flight: Option<(Change, String)>,
+    /// The change being committed, and who was asked to commit it.
+    in_flight: Option<(Change, Vec<String>)>,
+    /// Number of the latest change asked for (commits answer with it).
+    change_number: u32,
     /// Each slot's last packets, replayed to whoever connects: a hostile SFU hands a joiner
     /// the media from before its join.
     recent: HashMap<(RtpCodecKind, usize), VecDeque<rtc::rtp::Packet>>,
@@ -285,7 +287,6 @@ pub async fn start(
     addr: SocketAddr,
     policy: CommitterPolicy,
     slots: usize,
-    seed: u64,
     start: Instant,
 ) -> std::io::Result<(mpsc::UnboundedSender<SfuCmd>, SocketAddr)> {
     let socket = Arc::new(bind(addr)?);
@@ -300,10 +301,10 @@ pub async fn start(
         start,
         report: SfuReport::default(),
         policy,
-        rng: StdRng::seed_from_u64(seed),
         members: Vec::new(),
         changes: VecDeque::new(),
         in_flight: None,
+        change_number: 0,
         recent: HashMap::new(),
         slot_count: slots,
         slot_holder: [RtpCodecKind::Audio, RtpCodecKind::Video]
@@ -533,38 +534,44 @@ impl Sfu {
             .filter(|m| !matches!(&change, Change::Remove { name, .. } if name == *m))
             .cloned()
             .collect();
-        let committer = match (&change, self.policy) {
+        let asked: Vec<String> = match (&change, self.policy) {
             // A rotation under `any` is committed by the rotating member itself.
             (Change::Update { name, proposal, .. }, CommitterPolicy::Any)
                 if proposal.is_empty() =>
             {
-                name.clone()
+                vec![name.clone()]
             }
             // Nobody to commit yet (joins before the group exists): wait for the group.
             _ if candidates.is_empty() => {
                 self.changes.push_front(change);
                 return;
             }
-            (_, CommitterPolicy::Designated) => candidates[0].clone(),
-            (_, CommitterPolicy::Any) => {
-                candidates[self.rng.random_range(0..candidates.len())].clone()
-            }
+            (_, CommitterPolicy::Designated) => vec![candidates[0].clone()],
+            // DAVE: every member commits; the first commit to reach the SFU wins.
+            (_, CommitterPolicy::Any) => candidates,
         };
-        let Some(cid) = self.id_of(&committer) else {
-            self.changes.push_front(change);
-            return;
-        };
+        self.change_number += 1;
+        let change_number = self.change_number;
         let msg = match &change {
             Change::Add { joiners } => DsMsg::PleaseAdd {
+                change: change_number,
                 key_packages: joiners.iter().map(|(_, kp, _)| kp.clone()).collect(),
             },
-            Change::Remove { name, .. } => DsMsg::PleaseRemove { name: name.clone() },
+            Change::Remove { name, .. } => DsMsg::PleaseRemove {
+                change: change_number,
+                name: name.clone(),
+            },
             Change::Update { proposal, .. } => DsMsg::PleaseUpdate {
+                change: change_number,
                 proposal: proposal.clone(),
             },
         };
-        self.send_ds(cid, &msg);
-        self.in_flight = Some((change, committer));
+        for who in &asked {
+            if let Some(id) = self.id_of(who) {
+                self.send_ds(id, &msg);
+            }
+        }
+        self.in_flight = Some((change, asked));
     }
 
     fn on_ds(&mut self, from: usize, bytes: &[u8]) {
@@ -591,21 +598,32 @@ impl Sfu {
                 proposal,
                 requested: at,
             }),
-            Some(DsMsg::Commit { commit, welcome }) => {
-                let Some((change, committer)) = self.in_flight.take() else {
+            Some(DsMsg::Commit {
+                change: number,
+                commit,
+                welcome,
+            }) => {
+                // The first commit of the change in flight from someone asked wins; the rest
+                // (losers of the race, or late ones) are recorded and dropped.
+                let Some((change, asked)) = self.in_flight.take() else {
+                    self.report.discarded_commits += 1;
                     return;
                 };
-                if committer != name {
-                    self.in_flight = Some((change, committer));
+                if number != self.change_number || !asked.contains(&name) {
+                    self.report.discarded_commits += 1;
+                    self.in_flight = Some((change, asked));
                     return;
                 }
+                // Under `any` the winner learns it won from the fan-out, as the losers learn
+                // they lost; a designated committer merged already.
+                let winner_too = self.policy == CommitterPolicy::Any;
                 let proposal = match &change {
                     Change::Update { proposal, .. } => proposal.clone(),
                     _ => Vec::new(),
                 };
                 // Every other connected participant gets the commit, members or not.
                 for id in 0..self.peers.len() {
-                    if id != from {
+                    if id != from || winner_too {
                         let msg = DsMsg::Fanout {
                             commit: commit.clone(),
                             proposal: proposal.clone(),
