@@ -238,7 +238,8 @@ participant = "carol"
 pub fn generated(n: usize, clients: &[&str]) -> String {
     let mut t = format!(
         "# Generated: e2ee live --participants N\ncommitter = \"designated\"\ngrace_ms = 300\ntail_ms = 1500\nslots = {}\n",
-        n.saturating_sub(1).clamp(1, MAX_SLOTS)
+        // A sender keeps its slot for everyone, so every sender needs one.
+        n.clamp(1, MAX_SLOTS)
     );
     let name = |i: usize| format!("p{i:03}");
     for i in 0..n {
