@@ -193,7 +193,11 @@ async fn under_any_committer_the_first_commit_wins_and_the_call_passes() {
     assert!(out.sfu.discarded_commits > 0, "{:?}", out.sfu.committed);
     let j = checks::judge(&out, "live/any");
     assert_eq!(verdicts(&j), v([Verdict::Pass; 4]), "{:#?}", j.checks);
-    assert!(j.latencies.iter().all(|l| l.from_event.is_some()), "{:?}", j.latencies);
+    assert!(
+        j.latencies.iter().all(|l| l.from_event.is_some()),
+        "{:?}",
+        j.latencies
+    );
 }
 
 /// Three speakers, one forwarding slot of each kind: the SFU forwards the first sender only,
