@@ -8,5 +8,6 @@ pub mod interop;
 pub mod live;
 pub mod model_cmd;
 pub mod progress;
+pub mod report;
 pub mod results;
 pub mod vectors;

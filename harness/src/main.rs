@@ -32,12 +32,15 @@ enum Command {
     /// Run every check the tool has: every design-level model, exhaustively, at 4 participants,
     /// 3 joins or leaves and 1 server interference, and the Orange port at MaxTotalUsers = 5;
     /// given the vectors directory, every test vector and a seeded sample of the IETF interop
-    /// scenarios.
+    /// scenarios; then the default live call. Writes the report under --reports/<time>/.
     Check {
         /// The vectors directory for the implementation level [default: $E2EE_VECTORS; without
         /// either, that level is recorded as skipped].
         #[arg(long, value_name = "DIR")]
         vectors: Option<PathBuf>,
+        /// Where the report goes: a new directory <time> inside it.
+        #[arg(long, value_name = "DIR", default_value = "reports")]
+        reports: PathBuf,
         #[command(flatten)]
         json: JsonArg,
     },
@@ -54,6 +57,18 @@ enum Command {
     Model {
         #[command(subcommand)]
         command: ModelCommand,
+    },
+    /// Merge results records (`--json` of any command) into a report: index.html (the verdict
+    /// first, then the matrices and every failure's evidence), summary.md, results.json (checked
+    /// against reports/schema/report-v1.schema.json) and junit.xml. An unreadable input is
+    /// named and listed; the report is still written from the others.
+    Report {
+        /// The results files.
+        #[arg(long = "in", value_name = "FILE", num_args = 1.., required = true)]
+        inputs: Vec<PathBuf>,
+        /// Where to write the report.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
     },
 }
 
@@ -369,31 +384,65 @@ fn init_tracing() {
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
-        Command::Check { vectors, json } => with_record(json, |out| {
-            writeln!(
-                out,
-                "Design level: every protocol model at the assurance bounds, Cloudflare's \
+        Command::Check {
+            vectors,
+            reports,
+            json,
+        } => {
+            let run = record(json, |out| {
+                writeln!(
+                    out,
+                    "Design level: every protocol model at the assurance bounds, Cloudflare's \
                  Orange model as Cloudflare checked it, and with keys and a hostile server\n"
-            )?;
-            let mut planned = model_cmd::plan(&Request::assurance())?;
-            planned.extend(model_cmd::plan(&Request::orange_as_published())?);
-            for req in Request::orange_with_keys() {
-                planned.extend(model_cmd::plan(&req)?);
-            }
-            let mut checks = model_cmd::run_plan(&planned, out)?;
-            writeln!(
-                out,
-                "\nImplementation level: the MLS and SFrame test vectors\n"
-            )?;
-            checks.extend(check_vectors(vectors.clone(), out)?);
-            writeln!(
+                )?;
+                let mut planned = model_cmd::plan(&Request::assurance())?;
+                planned.extend(model_cmd::plan(&Request::orange_as_published())?);
+                for req in Request::orange_with_keys() {
+                    planned.extend(model_cmd::plan(&req)?);
+                }
+                let mut checks = model_cmd::run_plan(&planned, out)?;
+                writeln!(
+                    out,
+                    "\nImplementation level: the MLS and SFrame test vectors\n"
+                )?;
+                checks.extend(check_vectors(vectors.clone(), out)?);
+                writeln!(
                 out,
                 "\nImplementation level: the IETF interop scenarios, one seeded assignment per \
                  script, suite and handshake setting\n"
             )?;
-            checks.extend(check_interop(vectors, out)?);
-            Ok(checks)
-        }),
+                checks.extend(check_interop(vectors, out)?);
+                writeln!(
+                out,
+                "\nDeployment level: the default live call (4 participants, openmls and mls-rs, \
+                 every event) through the recording SFU\n"
+            )?;
+                checks.extend(check_live(out)?);
+                Ok(checks)
+            })?;
+            let stamp = run.started.replace(':', "-");
+            let dir = reports.join(&stamp);
+            let input = dir.join("check.json");
+            run.write_json(&input)?;
+            let report = e2ee_harness::report::Report::from_runs(
+                vec![(input.display().to_string(), run)],
+                vec![],
+            );
+            report.write(&dir)?;
+            println!("{}", report.headline());
+            println!("report: {}", dir.join("index.html").display());
+            Ok(report.exit_code())
+        }
+        Command::Report { inputs, out } => {
+            let report = e2ee_harness::report::Report::from_files(&inputs);
+            for r in &report.rejected {
+                eprintln!("error: {}", r.error);
+            }
+            report.write(&out)?;
+            println!("{}", report.headline());
+            println!("report: {}", out.join("index.html").display());
+            Ok(report.exit_code())
+        }
         Command::Vectors(args) => run_vectors(args),
         Command::Interop(args) => run_interop(args),
         Command::Live(args) => run_live(args),
@@ -472,6 +521,34 @@ fn check_interop(flag: Option<PathBuf>, out: &mut dyn Write) -> anyhow::Result<V
     let records = interop::execute(&configs, &chosen, &jobs, &|_, _| {});
     out.write_all(interop::render(&records, &errors).as_bytes())?;
     Ok(interop::into_checks(&records, &errors))
+}
+
+/// The default live call and its four checks.
+fn check_live(out: &mut dyn Write) -> anyhow::Result<Vec<Check>> {
+    use e2ee_harness::live::{call, checks, script};
+    let names: Vec<&str> = e2ee_harness::clients::mls_clients()
+        .iter()
+        .map(|c| c.name())
+        .collect();
+    let s = script::parse("the default script", script::DEFAULT, &names)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let spinner = e2ee_harness::progress::Spinner::start();
+    spinner.update(&format!(
+        "live call running ({} s)",
+        s.end_ms() as f64 / 1000.0
+    ));
+    let outcome = runtime.block_on(call::run(s, "127.0.0.1:0".parse()?, None, 1))?;
+    spinner.finish("live call done");
+    let judged = checks::judge(
+        &outcome,
+        "live/default (4 participants, Designated committer)",
+    );
+    for c in &judged.checks {
+        writeln!(out, "{:<14} {}: {}", c.verdict.as_str(), c.name, c.reason)?;
+    }
+    Ok(judged.checks)
 }
 
 fn check_vectors(flag: Option<PathBuf>, out: &mut dyn Write) -> anyhow::Result<Vec<Check>> {
@@ -1096,6 +1173,14 @@ fn with_record(
     json: JsonArg,
     body: impl FnOnce(&mut dyn Write) -> anyhow::Result<Vec<Check>>,
 ) -> anyhow::Result<u8> {
+    Ok(record(json, body)?.exit_code())
+}
+
+/// Runs `body`, prints the summary line and saves the record where --json says.
+fn record(
+    json: JsonArg,
+    body: impl FnOnce(&mut dyn Write) -> anyhow::Result<Vec<Check>>,
+) -> anyhow::Result<Run> {
     let argv = std::env::args_os().map(|a| a.to_string_lossy().into_owned());
     let mut run = Run::new(results::command_line(argv));
     let mut out = std::io::stdout().lock();
@@ -1108,5 +1193,5 @@ fn with_record(
             .with_context(|| "the checks ran, but their record was not saved")?;
         tracing::info!(path = %path.display(), "wrote results record");
     }
-    Ok(run.exit_code())
+    Ok(run)
 }

@@ -2,7 +2,7 @@
 
 use e2ee_harness::results::{Run, Verdict};
 use e2ee_model::{Mutant, Protocol};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn e2ee(args: &[&str]) -> Output {
@@ -214,10 +214,41 @@ fn top_level_check_records_every_protocol() {
     // a verdict exit code (not a usage error) and a record covering every protocol.
     let json = json_path("check");
     let json_arg = json.to_str().expect("temp path is UTF-8");
-    let out = e2ee(&["check", "--json", json_arg]);
+    let reports = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("check-reports");
+    let _ = std::fs::remove_dir_all(&reports);
+    let out = e2ee(&[
+        "check",
+        "--json",
+        json_arg,
+        "--reports",
+        reports.to_str().unwrap(),
+    ]);
     assert!(matches!(code(&out), 0 | 1), "{}", stderr(&out));
     let run = Run::read_json(&json).expect("the record reads back");
     assert_eq!(run.exit_code() as i32, code(&out));
+    // Every level, the live call included, and the report where it says.
+    assert!(run
+        .checks
+        .iter()
+        .any(|c| c.level == e2ee_harness::results::Level::Deployment
+            && c.name == "the SFU opens nothing it carried"
+            && c.verdict == Verdict::Pass));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let shown = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("report: "))
+        .expect("the report's path is printed");
+    let dir = Path::new(shown).parent().unwrap().to_path_buf();
+    assert_eq!(dir.parent(), Some(reports.as_path()));
+    for f in [
+        "index.html",
+        "summary.md",
+        "results.json",
+        "junit.xml",
+        "check.json",
+    ] {
+        assert!(dir.join(f).is_file(), "{f} missing in {}", dir.display());
+    }
     for p in Protocol::NAMED {
         assert!(
             run.checks

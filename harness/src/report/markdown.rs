@@ -1,0 +1,141 @@
+//! `summary.md`: the report in Markdown, fit for a pull-request comment — the verdict, what
+//! failed with its evidence, the matrices, what was not checked, and where it all came from.
+
+use super::{Matrix, Report};
+use crate::results::Verdict;
+use std::fmt::Write;
+
+/// The symbol a matrix cell shows.
+pub fn symbol(v: Option<Verdict>) -> &'static str {
+    match v {
+        Some(Verdict::Pass) => "✅",
+        Some(Verdict::Fail) => "❌",
+        Some(Verdict::Skipped) => "⏭",
+        Some(Verdict::NotApplicable) => "➖",
+        Some(Verdict::Unimplemented) => "🚧",
+        None => " ",
+    }
+}
+
+/// A Markdown table cell: no pipes or line breaks.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn matrix(out: &mut String, m: &Matrix) {
+    let _ = writeln!(out, "### {}\n", m.title);
+    let _ = writeln!(
+        out,
+        "| {} | {} |",
+        cell(&m.row_label),
+        m.columns
+            .iter()
+            .map(|c| cell(c))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    let _ = writeln!(out, "|---|{}", "---|".repeat(m.columns.len()));
+    for r in &m.rows {
+        let cells: Vec<String> = m
+            .columns
+            .iter()
+            .map(|c| {
+                m.cell(r, c).map_or_else(String::new, |x| {
+                    let n: usize = x.counts.values().sum();
+                    if n > 1 {
+                        format!("{} {}", symbol(x.verdict()), x.tally())
+                    } else {
+                        symbol(x.verdict()).to_string()
+                    }
+                })
+            })
+            .collect();
+        let _ = writeln!(out, "| {} | {} |", cell(r), cells.join(" | "));
+    }
+    out.push('\n');
+}
+
+pub fn render(r: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# E2EE conformance report\n");
+    let _ = writeln!(out, "**{}**\n", r.headline());
+    let _ = writeln!(out, "{}\n", crate::results::summary_line(&r.plain_checks()));
+    for rej in &r.rejected {
+        let _ = writeln!(out, "- ⚠ rejected input: {}", rej.error);
+    }
+    if !r.rejected.is_empty() {
+        out.push('\n');
+    }
+    let failed = r.failed();
+    if !failed.is_empty() {
+        let _ = writeln!(out, "## What failed\n");
+        for c in failed {
+            let c = &c.check;
+            let _ = writeln!(
+                out,
+                "- **{}** `{}` — {}: {}",
+                level(c.level),
+                c.subject,
+                c.name,
+                c.reason
+            );
+            if let Some(e) = &c.evidence {
+                for s in e.steps.iter().take(12) {
+                    let _ = writeln!(out, "  - {s}");
+                }
+                if e.steps.len() > 12 {
+                    let _ = writeln!(out, "  - … {} more steps", e.steps.len() - 12);
+                }
+                if let Some(f) = &e.final_state {
+                    let _ = writeln!(out, "  - then: {f}");
+                }
+            }
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(out, "## Matrices\n");
+    for m in r.matrices() {
+        matrix(&mut out, &m);
+    }
+    let not = r.not_checked();
+    if !not.is_empty() {
+        let _ = writeln!(out, "## Not checked\n");
+        for ((v, reason), idx) in &not {
+            let _ = writeln!(out, "- {} × {v}: {}", idx.len(), cell(reason));
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(out, "## Provenance\n");
+    let _ = writeln!(
+        out,
+        "- tool: {} {}; report written on {} ({} {}, {} CPUs)",
+        r.tool.name,
+        r.tool.version,
+        r.machine.hostname,
+        r.machine.os,
+        r.machine.arch,
+        r.machine.cpus
+    );
+    for c in &r.components {
+        let _ = writeln!(out, "- {} {} — {}", c.name, c.version, c.role);
+    }
+    for v in &r.vector_sources {
+        let _ = writeln!(out, "- vectors: {v}");
+    }
+    for s in &r.sources {
+        let _ = writeln!(
+            out,
+            "- input `{}`: `{}` at {} on {} ({:.1} s, {} checks)",
+            s.file, s.command, s.started, s.machine.hostname, s.duration_secs, s.checks
+        );
+    }
+    out
+}
+
+pub fn level(l: crate::results::Level) -> &'static str {
+    match l {
+        crate::results::Level::Design => "design",
+        crate::results::Level::Implementation => "implementation",
+        crate::results::Level::Deployment => "deployment",
+    }
+}
