@@ -145,40 +145,8 @@ pub fn render(r: &Report) -> String {
         out.push_str("</ul>\n");
     }
     let _ = writeln!(out, "<h2>Provenance</h2><ul id=\"provenance\">");
-    let _ = writeln!(
-        out,
-        "<li>tool: {} {}; report written {} on {} ({} {}, {} CPUs)</li>",
-        escape(&r.tool.name),
-        escape(&r.tool.version),
-        escape(&r.generated),
-        escape(&r.machine.hostname),
-        escape(&r.machine.os),
-        escape(&r.machine.arch),
-        r.machine.cpus
-    );
-    for c in &r.components {
-        let _ = writeln!(
-            out,
-            "<li>{} {} — {}</li>",
-            escape(&c.name),
-            escape(&c.version),
-            escape(&c.role)
-        );
-    }
-    for v in &r.vector_sources {
-        let _ = writeln!(out, "<li>vectors: {}</li>", escape(v));
-    }
-    for s in &r.sources {
-        let _ = writeln!(
-            out,
-            "<li>input <code>{}</code>: <code>{}</code> at {} on {} ({:.1} s, {} checks)</li>",
-            escape(&s.file),
-            escape(&s.command),
-            escape(&s.started),
-            escape(&s.machine.hostname),
-            s.duration_secs,
-            s.checks
-        );
+    for line in r.provenance() {
+        let _ = writeln!(out, "<li>{}</li>", escape(&line));
     }
     out.push_str("</ul>\n</body></html>\n");
     out

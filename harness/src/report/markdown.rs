@@ -106,28 +106,8 @@ pub fn render(r: &Report) -> String {
         out.push('\n');
     }
     let _ = writeln!(out, "## Provenance\n");
-    let _ = writeln!(
-        out,
-        "- tool: {} {}; report written on {} ({} {}, {} CPUs)",
-        r.tool.name,
-        r.tool.version,
-        r.machine.hostname,
-        r.machine.os,
-        r.machine.arch,
-        r.machine.cpus
-    );
-    for c in &r.components {
-        let _ = writeln!(out, "- {} {} — {}", c.name, c.version, c.role);
-    }
-    for v in &r.vector_sources {
-        let _ = writeln!(out, "- vectors: {v}");
-    }
-    for s in &r.sources {
-        let _ = writeln!(
-            out,
-            "- input `{}`: `{}` at {} on {} ({:.1} s, {} checks)",
-            s.file, s.command, s.started, s.machine.hostname, s.duration_secs, s.checks
-        );
+    for line in r.provenance() {
+        let _ = writeln!(out, "- {line}");
     }
     out
 }

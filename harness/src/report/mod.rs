@@ -346,6 +346,29 @@ impl Report {
         out
     }
 
+    /// Where everything came from, one line each: the tool, every client, the vectors, every
+    /// input (its command, time and machine).
+    pub fn provenance(&self) -> Vec<String> {
+        let m = &self.machine;
+        let mut out = vec![format!(
+            "tool: {} {}; report written {} on {} ({} {}, {} CPUs)",
+            self.tool.name, self.tool.version, self.generated, m.hostname, m.os, m.arch, m.cpus
+        )];
+        out.extend(
+            self.components
+                .iter()
+                .map(|c| format!("{} {} — {}", c.name, c.version, c.role)),
+        );
+        out.extend(self.vector_sources.iter().map(|v| format!("vectors: {v}")));
+        out.extend(self.sources.iter().map(|s| {
+            format!(
+                "input {}: `{}` at {} on {} ({:.1} s, {} checks)",
+                s.file, s.command, s.started, s.machine.hostname, s.duration_secs, s.checks
+            )
+        }));
+        out
+    }
+
     pub fn index_html(&self) -> String {
         html::render(self)
     }
