@@ -370,9 +370,10 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    // webrtc-rs warns about every packet it drops while a connection is still coming up.
+    // webrtc-rs warns about every packet it drops while a connection is still coming up, and
+    // openmls logs at ERROR every message it refuses, which the checks already report.
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        EnvFilter::new("warn,rtc=error,rtc_ice=error,rtc_dtls=error,webrtc=error")
+        EnvFilter::new("warn,rtc=error,rtc_ice=error,rtc_dtls=error,webrtc=error,openmls=off")
     });
     // Colour codes only where a terminal will render them, not into log files.
     tracing_subscriber::fmt()
