@@ -312,3 +312,39 @@ fn e2ee_report_exit_codes_and_files() {
     );
     assert_eq!(e2ee(&["report", "--out", "x"]).status.code(), Some(2));
 }
+
+/// Many failures of one subject: all in the HTML, that subject folded, the others open; the
+/// Markdown shows the first five and says how many more there are.
+#[test]
+fn many_failures_of_one_subject_fold_but_none_is_dropped() {
+    let mut run = e2ee_harness::results::Run::read_json(fixtures().join("vectors.json")).unwrap();
+    let template = run.checks[0].clone();
+    for i in 0..12 {
+        let mut c = template.clone();
+        c.name = format!("messages.json[{i}]");
+        c.verdict = Verdict::Fail;
+        c.reason = format!("case {i} refused");
+        run.checks.push(c);
+    }
+    let design = e2ee_harness::results::Run::read_json(fixtures().join("design.json")).unwrap();
+    let r = Report::from_runs(
+        vec![("vectors.json".into(), run), ("design.json".into(), design)],
+        vec![],
+    );
+    let html = r.index_html();
+    assert_eq!(html.matches("<div class=\"failure\">").count(), 13);
+    assert!(html.contains(
+        "<details class=\"group\"><summary><b>implementation</b> <code>openmls</code>: 12 failed"
+    ));
+    assert!(html.contains("<details class=\"group\" open><summary><b>design</b>"));
+    let md = r.summary_md();
+    assert!(
+        md.contains("- **implementation** `openmls`: 12 failed"),
+        "{md}"
+    );
+    assert!(
+        md.contains("case 4 refused") && !md.contains("case 5 refused"),
+        "{md}"
+    );
+    assert!(md.contains("  - … and 7 more (index.html and results.json have them all)"));
+}

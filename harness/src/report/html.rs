@@ -19,6 +19,7 @@ table.matrix th.row{text-align:left;white-space:nowrap}
 td.pass{background:#c8e6c9}td.fail{background:#ef9a9a;font-weight:700}
 td.skipped,td.not-applicable{background:#eeeeee}td.unimplemented{background:#fff3c4}
 .failure{border-left:4px solid #c62828;padding:.2em 1em;margin:1em 0;background:#fff8f8}
+details.group{margin:.6em 0}details.group>summary{cursor:pointer;font-size:1.05em}
 .failure ul.steps{font-size:12px;list-style:none;padding-left:1em}
 svg.sequence{background:#fff;border:1px solid #ddd;margin:.5em 0;max-width:100%;height:auto}
 svg .actor{fill:#e8eaf6;stroke:#3949ab}svg .actortext{font:12px sans-serif}
@@ -77,6 +78,35 @@ fn matrix(out: &mut String, m: &Matrix, id: usize) {
     out.push_str("</table>\n");
 }
 
+/// Subjects with more failures than this start folded.
+const FOLD: usize = 10;
+
+fn failure(out: &mut String, c: &crate::results::Check) {
+    let _ = writeln!(
+        out,
+        "<div class=\"failure\"><p>{}</p><p>{}</p>",
+        escape(&c.name),
+        escape(&c.reason)
+    );
+    if let Some(e) = &c.evidence {
+        if let Some(diagram) = e.mermaid.as_deref().and_then(svg::sequence_diagram) {
+            out.push_str(&diagram);
+        }
+        out.push_str("<ul class=\"steps\">");
+        for s in e.steps.iter().take(50) {
+            let _ = write!(out, "<li>{}</li>", escape(s));
+        }
+        if e.steps.len() > 50 {
+            let _ = write!(out, "<li>… {} more</li>", e.steps.len() - 50);
+        }
+        out.push_str("</ul>");
+        if let Some(f) = &e.final_state {
+            let _ = write!(out, "<p>Then: {}</p>", escape(f));
+        }
+    }
+    out.push_str("</div>\n");
+}
+
 pub fn render(r: &Report) -> String {
     let mut out = String::new();
     let ok = r.failed().is_empty() && r.rejected.is_empty() && !r.checks.is_empty();
@@ -100,36 +130,24 @@ pub fn render(r: &Report) -> String {
         }
         out.push_str("</ul>\n");
     }
-    let failed = r.failed();
-    if !failed.is_empty() {
+    let groups = r.failures_by_subject();
+    if !groups.is_empty() {
         let _ = writeln!(out, "<h2>What failed</h2>");
-        for c in failed {
-            let c = &c.check;
+        // Every failure is here; a subject with many (a client refusing a whole vector file)
+        // starts folded, so the others stay in sight.
+        for ((lvl, subject), failed) in groups {
             let _ = writeln!(
                 out,
-                "<div class=\"failure\"><p><b>{}</b> <code>{}</code> — {}</p><p>{}</p>",
-                level(c.level),
-                escape(&c.subject),
-                escape(&c.name),
-                escape(&c.reason)
+                "<details class=\"group\"{}><summary><b>{}</b> <code>{}</code>: {} failed</summary>",
+                if failed.len() <= FOLD { " open" } else { "" },
+                level(lvl),
+                escape(&subject),
+                failed.len()
             );
-            if let Some(e) = &c.evidence {
-                if let Some(diagram) = e.mermaid.as_deref().and_then(svg::sequence_diagram) {
-                    out.push_str(&diagram);
-                }
-                out.push_str("<ul class=\"steps\">");
-                for s in e.steps.iter().take(50) {
-                    let _ = write!(out, "<li>{}</li>", escape(s));
-                }
-                if e.steps.len() > 50 {
-                    let _ = write!(out, "<li>… {} more</li>", e.steps.len() - 50);
-                }
-                out.push_str("</ul>");
-                if let Some(f) = &e.final_state {
-                    let _ = write!(out, "<p>Then: {}</p>", escape(f));
-                }
+            for c in failed {
+                failure(&mut out, &c.check);
             }
-            out.push_str("</div>\n");
+            out.push_str("</details>\n");
         }
     }
     let _ = writeln!(out, "<h2>Matrices</h2>");

@@ -55,6 +55,9 @@ fn matrix(out: &mut String, m: &Matrix) {
     out.push('\n');
 }
 
+/// Failures shown per subject.
+const SHOWN: usize = 5;
+
 pub fn render(r: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# E2EE conformance report\n");
@@ -66,29 +69,39 @@ pub fn render(r: &Report) -> String {
     if !r.rejected.is_empty() {
         out.push('\n');
     }
-    let failed = r.failed();
-    if !failed.is_empty() {
+    let groups = r.failures_by_subject();
+    if !groups.is_empty() {
         let _ = writeln!(out, "## What failed\n");
-        for c in failed {
-            let c = &c.check;
+        for ((lvl, subject), failed) in groups {
             let _ = writeln!(
                 out,
-                "- **{}** `{}` — {}: {}",
-                level(c.level),
-                c.subject,
-                c.name,
-                c.reason
+                "- **{}** `{}`: {} failed",
+                level(lvl),
+                subject,
+                failed.len()
             );
-            if let Some(e) = &c.evidence {
-                for s in e.steps.iter().take(12) {
-                    let _ = writeln!(out, "  - {s}");
+            // A pull-request comment shows the first few; all are in results.json.
+            for c in failed.iter().take(SHOWN) {
+                let c = &c.check;
+                let _ = writeln!(out, "  - {}: {}", c.name, c.reason);
+                if let Some(e) = &c.evidence {
+                    for s in e.steps.iter().take(12) {
+                        let _ = writeln!(out, "    - {s}");
+                    }
+                    if e.steps.len() > 12 {
+                        let _ = writeln!(out, "    - … {} more steps", e.steps.len() - 12);
+                    }
+                    if let Some(f) = &e.final_state {
+                        let _ = writeln!(out, "    - then: {f}");
+                    }
                 }
-                if e.steps.len() > 12 {
-                    let _ = writeln!(out, "  - … {} more steps", e.steps.len() - 12);
-                }
-                if let Some(f) = &e.final_state {
-                    let _ = writeln!(out, "  - then: {f}");
-                }
+            }
+            if failed.len() > SHOWN {
+                let _ = writeln!(
+                    out,
+                    "  - … and {} more (index.html and results.json have them all)",
+                    failed.len() - SHOWN
+                );
             }
         }
         out.push('\n');

@@ -227,6 +227,19 @@ impl Report {
             .collect()
     }
 
+    /// The failures grouped by level and subject, in the order they came.
+    pub fn failures_by_subject(&self) -> Vec<((Level, String), Vec<&SourcedCheck>)> {
+        let mut groups: Vec<((Level, String), Vec<&SourcedCheck>)> = Vec::new();
+        for c in self.failed() {
+            let key = (c.check.level, c.check.subject.clone());
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, v)) => v.push(c),
+                None => groups.push((key, vec![c])),
+            }
+        }
+        groups
+    }
+
     /// 0: every check met its expectation and every input was read; 1: a check failed or an
     /// input was rejected; 2: no input could be read at all.
     pub fn exit_code(&self) -> u8 {
