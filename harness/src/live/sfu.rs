@@ -690,7 +690,6 @@ impl Sfu {
 
     /// Sends `dst` every slot's recent packets (its transport is up: its channel opened).
     fn replay_to(&mut self, dst: usize) {
-        self.touch(dst);
         let now = Instant::now();
         let recent: Vec<((RtpCodecKind, usize), Vec<rtc::rtp::Packet>)> = self
             .recent
@@ -699,22 +698,36 @@ impl Sfu {
             .map(|(k, v)| (*k, v.iter().cloned().collect()))
             .collect();
         for ((kind, slot), packets) in recent {
-            let Some(&(sid, ssrc)) = self.peers[dst].slots.get(&kind).and_then(|s| s.get(slot))
-            else {
-                continue;
-            };
-            for mut p in packets {
-                p.header.ssrc = ssrc;
-                match self.peers[dst]
-                    .pc
-                    .rtp_sender(sid)
-                    .map(|mut s| s.write_rtp(now, p))
-                {
-                    Some(Ok(())) => self.report.replayed += 1,
-                    _ => self.report.forward_errors += 1,
+            for p in packets {
+                if self.write_to_slot(dst, kind, slot, p, now) == Some(true) {
+                    self.report.replayed += 1;
                 }
             }
         }
+    }
+
+    /// Sends `packet` to `dst` in its forwarding slot `slot` of `kind`, as that slot's SSRC.
+    /// None if `dst` has no such slot; Some(false) if the write failed (counted).
+    fn write_to_slot(
+        &mut self,
+        dst: usize,
+        kind: RtpCodecKind,
+        slot: usize,
+        mut packet: rtc::rtp::Packet,
+        now: Instant,
+    ) -> Option<bool> {
+        let &(sid, ssrc) = self.peers[dst].slots.get(&kind)?.get(slot)?;
+        self.touch(dst);
+        packet.header.ssrc = ssrc;
+        let sent = self.peers[dst]
+            .pc
+            .rtp_sender(sid)
+            .map(|mut s| s.write_rtp(now, packet))
+            .is_some_and(|r| r.is_ok());
+        if !sent {
+            self.report.forward_errors += 1;
+        }
+        Some(sent)
     }
 
     async fn flush(&mut self) {
@@ -802,19 +815,8 @@ impl Sfu {
                     if dst == src {
                         continue;
                     }
-                    let out = self.peers[dst].slots.get(&kind).and_then(|s| s.get(slot));
-                    if let Some(&(sid, ssrc)) = out {
-                        self.touch(dst);
-                        let mut p = pkt.clone();
-                        p.header.ssrc = ssrc;
-                        match self.peers[dst]
-                            .pc
-                            .rtp_sender(sid)
-                            .map(|mut s| s.write_rtp(now, p))
-                        {
-                            Some(Ok(())) => self.report.forwarded += 1,
-                            _ => self.report.forward_errors += 1,
-                        }
+                    if self.write_to_slot(dst, kind, slot, pkt.clone(), now) == Some(true) {
+                        self.report.forwarded += 1;
                     }
                 }
             }

@@ -322,7 +322,11 @@ impl Report {
                             "participant",
                         )
                     });
-                    for who in participants(c) {
+                    let who_all = participants(c);
+                    if who_all.is_empty() {
+                        m.add("(the SFU)".into(), c.name.clone(), v, i);
+                    }
+                    for who in who_all {
                         // A participant's cell fails only where the evidence names it.
                         let named = c
                             .evidence
@@ -333,9 +337,6 @@ impl Report {
                             other => other,
                         };
                         m.add(who, c.name.clone(), verdict, i);
-                    }
-                    if participants(c).is_empty() {
-                        m.add("(the SFU)".into(), c.name.clone(), v, i);
                     }
                 }
             }
