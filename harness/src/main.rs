@@ -42,7 +42,7 @@ enum Command {
         #[arg(long, value_name = "DIR", default_value = "reports")]
         reports: PathBuf,
         #[command(flatten)]
-        json: JsonArg,
+        json: RecordArgs,
     },
     /// Implementation level: the IETF MLS test vectors and RFC 9605's SFrame vectors against
     /// every client (openmls, mls-rs, sframe).
@@ -109,7 +109,7 @@ struct VectorsArgs {
     #[arg(long, value_name = "DIR")]
     vectors: Option<PathBuf>,
     #[command(flatten)]
-    json: JsonArg,
+    json: RecordArgs,
 }
 
 #[derive(Debug, Args)]
@@ -141,7 +141,7 @@ struct InteropArgs {
     #[arg(long, value_name = "NAME")]
     control: Option<e2ee_harness::interop::runner::Control>,
     #[command(flatten)]
-    json: JsonArg,
+    json: RecordArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -163,7 +163,7 @@ enum LiveCommand {
         #[arg(long, value_name = "FILE")]
         record: Option<PathBuf>,
         #[command(flatten)]
-        json: JsonArg,
+        json: RecordArgs,
     },
     /// The large-call benchmark: N participants, the first --speakers sending audio and video
     /// and the rest listening; all but --rounds join 5 ms apart (joins batched into commits),
@@ -181,7 +181,7 @@ enum LiveCommand {
         #[arg(long, value_name = "NAMES", value_delimiter = ',')]
         clients: Option<Vec<String>>,
         #[command(flatten)]
-        json: JsonArg,
+        json: RecordArgs,
     },
     /// One participant against an SFU elsewhere (`e2ee live sfu`), for --seconds.
     Client {
@@ -207,7 +207,7 @@ enum LiveCommand {
         /// The record.
         file: PathBuf,
         #[command(flatten)]
-        json: JsonArg,
+        json: RecordArgs,
     },
 }
 
@@ -243,7 +243,7 @@ struct LiveArgs {
     #[arg(long, value_name = "SEED", default_value_t = 1)]
     seed: u64,
     #[command(flatten)]
-    json: JsonArg,
+    json: RecordArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -253,10 +253,32 @@ enum HandshakeMode {
 }
 
 #[derive(Debug, Args)]
-struct JsonArg {
+struct RecordArgs {
     /// Also write the results record (JSON) to FILE.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Known findings (TOML, see expectations/known-findings.toml): failures they cover are
+    /// expected-fail, and one that no longer fails (stale) fails the run; `none` for the raw
+    /// verdicts [default: none; for `e2ee check`, the shipped known findings].
+    #[arg(long, value_name = "FILE|none")]
+    expect: Option<String>,
+}
+
+impl RecordArgs {
+    /// The expectations asked for; `known` when none were named and the command defaults to
+    /// the shipped ones.
+    fn expectations(
+        &self,
+        known: bool,
+    ) -> anyhow::Result<Option<e2ee_harness::expect::Expectations>> {
+        use e2ee_harness::expect::Expectations;
+        Ok(match self.expect.as_deref() {
+            Some("none") => None,
+            Some(path) => Some(Expectations::read(std::path::Path::new(path))?),
+            None if known => Some(Expectations::known_findings()),
+            None => None,
+        })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -331,7 +353,7 @@ struct ModelCheckArgs {
     #[arg(long, value_enum, default_value = "bfs")]
     strategy: StrategyArg,
     #[command(flatten)]
-    json: JsonArg,
+    json: RecordArgs,
 }
 
 #[derive(Debug, Args)]
@@ -390,7 +412,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             reports,
             json,
         } => {
-            let run = record(json, |out| {
+            let expectations = json.expectations(true)?;
+            let run = record_judged(json, expectations, |out| {
                 writeln!(
                     out,
                     "Design level: every protocol model at the assurance bounds, Cloudflare's \
@@ -430,7 +453,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 vec![],
             );
             report.write(&dir)?;
-            println!("{}", report.headline());
+            print_verdict(&report)?;
             println!("report: {}", dir.join("index.html").display());
             Ok(report.exit_code())
         }
@@ -440,7 +463,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 eprintln!("error: {}", r.error);
             }
             report.write(&out)?;
-            println!("{}", report.headline());
+            print_verdict(&report)?;
             println!("report: {}", out.join("index.html").display());
             Ok(report.exit_code())
         }
@@ -501,15 +524,11 @@ fn check_interop(flag: Option<PathBuf>, out: &mut dyn Write) -> anyhow::Result<V
     let Some(dir) = dir else {
         let why = "no vectors directory with mls-interop/ (pass --vectors DIR or set E2EE_VECTORS)";
         writeln!(out, "skipped: {why}")?;
-        return Ok(vec![Check {
-            level: results::Level::Implementation,
-            subject: "interop".into(),
-            name: "IETF interop scenarios".into(),
-            verdict: results::Verdict::Skipped,
-            reason: why.into(),
-            evidence: None,
-            figures: Default::default(),
-        }]);
+        return Ok(vec![skipped_level(
+            "interop",
+            "IETF interop scenarios",
+            why,
+        )]);
     };
     let all = clients::mls_clients();
     let chosen: Vec<&dyn clients::MlsClient> = all.iter().map(|c| c.as_ref()).collect();
@@ -562,15 +581,7 @@ fn check_vectors(flag: Option<PathBuf>, out: &mut dyn Write) -> anyhow::Result<V
                 Err(e) => e.to_string(),
             };
             writeln!(out, "skipped: {why}")?;
-            return Ok(vec![Check {
-                level: results::Level::Implementation,
-                subject: "vectors".into(),
-                name: "test vectors".into(),
-                verdict: results::Verdict::Skipped,
-                reason: why,
-                evidence: None,
-                figures: Default::default(),
-            }]);
+            return Ok(vec![skipped_level("vectors", "test vectors", &why)]);
         }
     };
     let dirs = vectors::with_own(dir);
@@ -629,7 +640,11 @@ fn run_live(args: LiveArgs) -> anyhow::Result<u8> {
                 found.kids,
                 found.candidate_keys
             )?;
-            Ok(vec![server_check(format!("sfu {addr}"), &failures)])
+            Ok(vec![server_check(
+                format!("sfu {addr}"),
+                &failures,
+                found.frames + found.ds_messages,
+            )])
         });
     }
     if let Some(LiveCommand::Client {
@@ -706,6 +721,7 @@ fn run_live(args: LiveArgs) -> anyhow::Result<u8> {
             Ok(vec![server_check(
                 format!("record {}", file.display()),
                 &failures,
+                found.frames + found.ds_messages,
             )])
         });
     }
@@ -993,26 +1009,42 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-/// The server-side check of a record, as a results entry.
-fn server_check(subject: String, failures: &[String]) -> Check {
-    Check {
-        level: results::Level::Deployment,
-        subject,
-        name: "the SFU opens nothing it carried".into(),
-        verdict: if failures.is_empty() {
-            results::Verdict::Pass
-        } else {
-            results::Verdict::Fail
-        },
-        reason: if failures.is_empty() {
-            "no canary marker in clear; no frame opens under any key-sized window of the \
-             delivery-service messages"
-                .into()
-        } else {
-            failures.join("; ")
-        },
-        evidence: None,
-        figures: Default::default(),
+/// An implementation-level part of `e2ee check` that could not run: skipped, with why.
+fn skipped_level(what: &str, name: &str, why: &str) -> Check {
+    let scope = results::Scope::Input {
+        level: results::Level::Implementation,
+        file: what.into(),
+        case: None,
+    };
+    Check::new(
+        scope,
+        results::Question::Input,
+        name,
+        results::Verdict::Skipped,
+        why,
+    )
+}
+
+/// The server-side check of a record, as a results entry; not-applicable when the record holds
+/// nothing the SFU carried (no question to ask of it).
+fn server_check(call: String, failures: &[String], carried: usize) -> Check {
+    let scope = results::Scope::Live {
+        call,
+        participant: None,
+        control: None,
+    };
+    let check = Check::from_failures(
+        scope,
+        results::Question::ServerBlind,
+        "the SFU opens nothing it carried",
+        failures,
+        "no canary marker in clear; no frame opens under any key-sized window of the \
+         delivery-service messages",
+    );
+    if carried == 0 && failures.is_empty() {
+        check.not_applicable("the record holds no frame and no delivery-service message")
+    } else {
+        check
     }
 }
 
@@ -1168,28 +1200,97 @@ fn generate_vectors(kind: &str, client: &str, out: &std::path::Path) -> anyhow::
     Ok(0)
 }
 
+/// The security answers, the findings and the verdict, as the report leads with them.
+fn print_verdict(report: &e2ee_harness::report::Report) -> anyhow::Result<()> {
+    use e2ee_harness::findings::FindingStatus;
+    let mut out = std::io::stdout().lock();
+    writeln!(out)?;
+    for a in &report.answers {
+        writeln!(out, "{} {}", a.question.in_words(), a.text)?;
+    }
+    if !report.findings.is_empty() {
+        writeln!(out, "\nfindings:")?;
+        for f in &report.findings {
+            let status = match f.status {
+                FindingStatus::Expected => "expected",
+                FindingStatus::Unexpected => "UNEXPECTED",
+                FindingStatus::Mixed => "partly expected",
+            };
+            writeln!(
+                out,
+                "  {:<30} {:<15} {:>5} checks  {}",
+                f.id,
+                status,
+                f.checks.len(),
+                f.title
+            )?;
+        }
+    }
+    for e in report.stale() {
+        writeln!(
+            out,
+            "stale expectation `{}`: {} checks in its scope ran and none failed (remove it if the \
+             finding is fixed)",
+            e.outcome.id, e.outcome.passing
+        )?;
+    }
+    writeln!(out, "\n{}", report.headline())?;
+    Ok(())
+}
+
 /// Runs `body` inside a results record: prints the summary, writes `--json` if asked, and
 /// turns the verdicts into the exit code.
 fn with_record(
-    json: JsonArg,
+    args: RecordArgs,
     body: impl FnOnce(&mut dyn Write) -> anyhow::Result<Vec<Check>>,
 ) -> anyhow::Result<u8> {
-    Ok(record(json, body)?.exit_code())
+    let expectations = args.expectations(false)?;
+    Ok(record_judged(args, expectations, body)?.exit_code())
 }
 
-/// Runs `body`, prints the summary line and saves the record where --json says.
-fn record(
-    json: JsonArg,
+/// Runs `body`, judges its checks against `expectations`, prints the summary line and saves
+/// the record where --json says.
+fn record_judged(
+    args: RecordArgs,
+    expectations: Option<e2ee_harness::expect::Expectations>,
     body: impl FnOnce(&mut dyn Write) -> anyhow::Result<Vec<Check>>,
 ) -> anyhow::Result<Run> {
     let argv = std::env::args_os().map(|a| a.to_string_lossy().into_owned());
     let mut run = Run::new(results::command_line(argv));
     let mut out = std::io::stdout().lock();
     run.checks = body(&mut out)?;
+    if let Some(e) = &expectations {
+        e.apply(&mut run);
+    }
     run.finish();
     writeln!(out, "\n{}", results::summary_line(&run.checks))?;
+    // Unexpected failures by finding, so a CI log names what broke.
+    let unexpected: Vec<&Check> = run
+        .checks
+        .iter()
+        .filter(|c| c.verdict == results::Verdict::Fail)
+        .collect();
+    for f in e2ee_harness::findings::group(&unexpected) {
+        writeln!(
+            out,
+            "unexpected: finding `{}` ({} check{}): {}",
+            f.id,
+            f.checks.len(),
+            if f.checks.len() == 1 { "" } else { "s" },
+            f.title
+        )?;
+    }
+    for e in &run.expectations {
+        if e.status == results::ExpectationStatus::Stale {
+            writeln!(
+                out,
+                "stale expectation `{}`: {} checks in its scope ran and none failed",
+                e.id, e.passing
+            )?;
+        }
+    }
     out.flush()?;
-    if let Some(path) = json.json {
+    if let Some(path) = args.json {
         run.write_json(&path)
             .with_context(|| "the checks ran, but their record was not saved")?;
         tracing::info!(path = %path.display(), "wrote results record");

@@ -4,7 +4,7 @@
 //! [`e2ee_model::CheckOutcome`]; only [`run_plan`] runs the checker.
 
 use crate::progress::Spinner;
-use crate::results::{Check, Evidence, Level, Verdict};
+use crate::results::{Check, Evidence, Question, Scope, Verdict};
 use e2ee_model::properties::Kind;
 use e2ee_model::trace::Trace;
 use e2ee_model::{
@@ -159,6 +159,24 @@ pub fn subject(opts: &CheckOptions) -> String {
     }
 }
 
+/// Where a model check applies: the protocol, its seeded bug and the bounds it was explored at.
+pub fn scope(opts: &CheckOptions) -> Scope {
+    let b = opts.bounds;
+    Scope::Design {
+        protocol: opts.protocol.name().to_string(),
+        mutant: opts.mutant.map(|m| m.name().to_string()),
+        bounds: BTreeMap::from([
+            ("participants".to_string(), u64::from(b.participants)),
+            ("initial_members".to_string(), u64::from(b.initial_members)),
+            ("max_changes".to_string(), u64::from(b.max_changes)),
+            (
+                "max_interference".to_string(),
+                u64::from(b.max_interference),
+            ),
+        ]),
+    }
+}
+
 fn evidence(trace: &Trace) -> Evidence {
     Evidence {
         // The closing "then:" line of `Trace::to_words` is `final_state` here.
@@ -223,6 +241,31 @@ fn judge(p: &PropertyOutcome, mutant: Option<Mutant>) -> (Verdict, String) {
     }
 }
 
+/// The witnesses that show an `always` property's situation arises: leave secrecy means
+/// nothing unless someone leaves, and so on. Properties not listed need none (they are about
+/// every state, or no witness of theirs exists yet).
+const NEEDS: &[(&str, &[&str])] = &[
+    ("leave_secrecy", &["witness_leave"]),
+    ("join_secrecy", &["witness_join"]),
+    (
+        "rotation_on_membership_change",
+        &["witness_leave", "witness_join"],
+    ),
+    ("server_never_learns_media_key", &["witness_rotation"]),
+];
+
+/// For a property that holds in a correct model: the witness it needs that the model checked
+/// and never saw, if any (then its pass would be vacuous).
+fn vacuous(outcome: &CheckOutcome, p: &PropertyOutcome) -> Option<&'static str> {
+    if outcome.options.mutant.is_some() || p.kind != Kind::Always || !p.holds {
+        return None;
+    }
+    let (_, needs) = NEEDS.iter().find(|(name, _)| *name == p.name)?;
+    let checked: Vec<&PropertyOutcome> = needs.iter().filter_map(|w| outcome.property(w)).collect();
+    let seen = checked.iter().any(|w| w.holds);
+    (!checked.is_empty() && !seen).then(|| checked[0].name)
+}
+
 /// One [`Check`] per property of `outcome`, judged as [`judge`] says. Any trace the checker
 /// kept (a counterexample, or a witness's example) becomes the evidence.
 pub fn checks_for(outcome: &CheckOutcome) -> Vec<Check> {
@@ -232,30 +275,40 @@ pub fn checks_for(outcome: &CheckOutcome) -> Vec<Check> {
         .properties
         .iter()
         .map(|p| {
-            let (verdict, reason) = judge(p, outcome.options.mutant);
-            Check {
-                level: Level::Design,
-                subject: subject.clone(),
-                name: p.name.to_string(),
+            let (mut verdict, mut reason) = judge(p, outcome.options.mutant);
+            if let Some(w) = vacuous(outcome, p) {
+                verdict = Verdict::NotApplicable;
+                reason = format!("holds only vacuously: {w} never happens within these bounds");
+            }
+            let check = Check::new(
+                scope(&outcome.options),
+                Question::of_property(p.name),
+                p.name,
                 verdict,
                 reason,
-                evidence: p.trace.as_ref().map(evidence),
-                figures: figures.clone(),
+            )
+            .with_subject(subject.clone())
+            .with_figures(figures.clone());
+            match p.trace.as_ref() {
+                Some(t) => check.with_evidence(evidence(t)),
+                None => check,
             }
         })
         .collect();
     // A mutant whose target was never checked has not been caught; say so rather than pass.
     if let Some(m) = outcome.options.mutant {
         if outcome.property(m.target()).is_none() {
-            checks.push(Check {
-                level: Level::Design,
-                subject,
-                name: m.target().to_string(),
-                verdict: Verdict::Fail,
-                reason: format!("mutant not caught: the model does not check {}", m.target()),
-                evidence: None,
-                figures,
-            });
+            checks.push(
+                Check::new(
+                    scope(&outcome.options),
+                    Question::of_property(m.target()),
+                    m.target(),
+                    Verdict::Fail,
+                    format!("mutant not caught: the model does not check {}", m.target()),
+                )
+                .with_subject(subject)
+                .with_figures(figures),
+            );
         }
     }
     checks
@@ -264,18 +317,21 @@ pub fn checks_for(outcome: &CheckOutcome) -> Vec<Check> {
 /// The record of a protocol skipped because the selected mutant does not touch it.
 pub fn not_applicable_check(protocol: Protocol, mutant: Mutant) -> Check {
     let applies: Vec<&str> = mutant.applies_to().iter().map(|p| p.name()).collect();
-    Check {
-        level: Level::Design,
-        subject: format!("{}+{}", protocol.name(), mutant.name()),
-        name: mutant.target().to_string(),
-        verdict: Verdict::NotApplicable,
-        reason: format!(
+    let scope = Scope::Design {
+        protocol: protocol.name().to_string(),
+        mutant: Some(mutant.name().to_string()),
+        bounds: BTreeMap::new(),
+    };
+    Check::new(
+        scope,
+        Question::of_property(mutant.target()),
+        mutant.target(),
+        Verdict::NotApplicable,
+        format!(
             "mutant {mutant} does not apply to {protocol} (it applies to: {})",
             applies.join(", ")
         ),
-        evidence: None,
-        figures: BTreeMap::new(),
-    }
+    )
 }
 
 /// 1234567 -> "1,234,567".
@@ -515,6 +571,7 @@ pub fn run_plan(planned: &[Planned], out: &mut dyn Write) -> Result<Vec<Check>, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::results::Level;
     use e2ee_model::properties::{self, Kind};
     use e2ee_model::trace::Step;
     use std::time::Duration;

@@ -1,5 +1,11 @@
 //! The versioned results record: every level of the tool writes a [`Run`], and `e2ee report`
 //! reads them back. Changing the shape of these types means bumping [`RESULTS_SCHEMA_VERSION`].
+//!
+//! Every [`Check`] says *where* it applies ([`Scope`]: a model at bounds, a vector case through
+//! a client, an interop run with its actor assignment, a live call) and *which question* it asks
+//! ([`Question`]: could the server decrypt, could a removed member read on, ...), so readers
+//! place it without parsing its display strings. Records of version 1 are still read
+//! ([`Run::read_json`] converts them: their checks get [`Scope::Unscoped`]).
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -7,7 +13,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// The shape version of [`Run`]; a reader refuses any other, rather than misreading it.
-pub const RESULTS_SCHEMA_VERSION: u32 = 1;
+pub const RESULTS_SCHEMA_VERSION: u32 = 2;
+
+/// The older version [`Run::read_json`] still reads, converted.
+pub const RESULTS_SCHEMA_V1: u32 = 1;
 
 /// Why a results file could not be written or read; every variant names the file. The cause
 /// is the error's `source`, not repeated in its message.
@@ -31,7 +40,7 @@ pub enum ResultsError {
     #[error("{path} is not an e2ee results record: it has no numeric `schema_version`")]
     NoSchemaVersion { path: PathBuf },
     #[error(
-        "{path} has results schema version {found}, but this e2ee reads only version {expected}"
+        "{path} has results schema version {found}, but this e2ee reads only versions 1 and {expected}"
     )]
     SchemaVersion {
         path: PathBuf,
@@ -52,6 +61,12 @@ pub struct Run {
     pub started: String,
     pub duration_secs: f64,
     pub checks: Vec<Check>,
+    /// The expectations the run was judged against (`--expect`), each with what became of it.
+    #[serde(default)]
+    pub expectations: Vec<ExpectationOutcome>,
+    /// The schema version the record was read from (1 for a converted record); not written.
+    #[serde(skip)]
+    pub read_from_version: Option<u32>,
     /// Wall clock for `duration_secs`; not part of the record.
     #[serde(skip)]
     clock: Option<Instant>,
@@ -105,7 +120,7 @@ fn hostname() -> String {
 }
 
 /// Which level a check is at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Level {
     Design,
@@ -113,11 +128,208 @@ pub enum Level {
     Deployment,
 }
 
-/// One judged claim about one subject.
+/// Where a check applies. Typed, so the report's matrices are a `match` on it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Scope {
+    /// A protocol model explored at bounds, with a seeded bug (`mutant`) or without.
+    Design {
+        protocol: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mutant: Option<String>,
+        /// participants, initial_members, max_changes, max_interference.
+        bounds: BTreeMap<String, u64>,
+    },
+    /// One case of a test-vector file through one client (`case` is the case's index, with
+    /// the operation after a dot where a case has several, e.g. "3.commit").
+    Vector {
+        client: String,
+        /// The file's name, as upstream names it (e.g. "tree-validation.json").
+        file: String,
+        case: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        suite: Option<u16>,
+    },
+    /// One run of an interop scenario: a script of a config file under one cipher suite and
+    /// handshake setting, each actor played by a client.
+    Interop {
+        /// "<config stem>/<script name>", e.g. "commit/add-remove".
+        scenario: String,
+        suite: u16,
+        handshake: Handshake,
+        /// Actor → client.
+        assignment: BTreeMap<String, String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        control: Option<String>,
+    },
+    /// A live call (the SFU, or the call as a whole), or one participant of it.
+    Live {
+        call: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        participant: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        control: Option<String>,
+    },
+    /// An input (a vector file or case, a script, a whole level's directory) that could not be
+    /// read or run.
+    Input {
+        level: Level,
+        file: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        case: Option<String>,
+    },
+    /// A check read from a version-1 record, which knew only its level and subject: it counts
+    /// in the totals and failures, but in no matrix and no security answer.
+    Unscoped { level: Level, subject: String },
+}
+
+impl Scope {
+    /// The level this scope belongs to.
+    pub fn level(&self) -> Level {
+        match self {
+            Scope::Design { .. } => Level::Design,
+            Scope::Vector { .. } | Scope::Interop { .. } => Level::Implementation,
+            Scope::Live { .. } => Level::Deployment,
+            Scope::Input { level, .. } | Scope::Unscoped { level, .. } => *level,
+        }
+    }
+
+    /// A seeded bug (model mutant, interop or live control): its checks show the tool can
+    /// fail, and say nothing about the system under test.
+    pub fn control(&self) -> Option<&str> {
+        match self {
+            Scope::Design { mutant, .. } => mutant.as_deref(),
+            Scope::Interop { control, .. } | Scope::Live { control, .. } => control.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The scope in words, for a heading or a default subject.
+    pub fn label(&self) -> String {
+        match self {
+            Scope::Design {
+                protocol, mutant, ..
+            } => match mutant {
+                Some(m) => format!("{protocol}+{m}"),
+                None => protocol.clone(),
+            },
+            Scope::Vector { client, .. } => client.clone(),
+            Scope::Interop {
+                scenario, control, ..
+            } => match control {
+                Some(c) => format!("{scenario}+{c}"),
+                None => scenario.clone(),
+            },
+            Scope::Live {
+                call, participant, ..
+            } => match participant {
+                Some(p) => format!("{call}: {p}"),
+                None => call.clone(),
+            },
+            Scope::Input { file, case, .. } => match case {
+                Some(c) => format!("{file}[{c}]"),
+                None => file.clone(),
+            },
+            Scope::Unscoped { subject, .. } => subject.clone(),
+        }
+    }
+
+    /// The distinct clients of an interop assignment, sorted, joined by " × ".
+    pub fn client_pair(assignment: &BTreeMap<String, String>) -> String {
+        let clients: std::collections::BTreeSet<&str> =
+            assignment.values().map(String::as_str).collect();
+        clients.into_iter().collect::<Vec<_>>().join(" × ")
+    }
+}
+
+/// How handshake messages travel in an interop run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Handshake {
+    /// As PrivateMessage (encrypted).
+    Private,
+    /// As PublicMessage.
+    Public,
+}
+
+/// The question a check asks.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Question {
+    /// Could a server (the SFU, the delivery service, the model's adversary) decrypt or learn a
+    /// media key?
+    ServerBlind,
+    /// Could a removed member read on?
+    RemovedBlind,
+    /// Could a joiner read what was sent before it joined?
+    JoinerBlind,
+    /// Do members open what they are owed?
+    MembersRead,
+    /// Do members agree on the group (epoch, roster, epoch authenticator)?
+    Agreement,
+    /// Does a client match the specification's vector?
+    Conformance,
+    /// Could an input be read?
+    Input,
+    /// A model property with no security question of its own (its name).
+    Property(String),
+    /// From a version-1 record, which did not say.
+    Unknown,
+}
+
+/// The three questions the report answers first, in the order it answers them.
+pub const SECURITY_QUESTIONS: [Question; 3] = [
+    Question::ServerBlind,
+    Question::RemovedBlind,
+    Question::JoinerBlind,
+];
+
+impl Question {
+    /// The question of a model property, by its name (model/src/properties.rs).
+    pub fn of_property(name: &str) -> Question {
+        match name {
+            "server_never_learns_media_key" => Question::ServerBlind,
+            "leave_secrecy" => Question::RemovedBlind,
+            "join_secrecy" => Question::JoinerBlind,
+            "epoch_agreement" | "convergence" => Question::Agreement,
+            other => Question::Property(other.to_string()),
+        }
+    }
+
+    /// The question as an auditor asks it.
+    pub fn in_words(&self) -> String {
+        match self {
+            Question::ServerBlind => "Could the server decrypt?".into(),
+            Question::RemovedBlind => "Could a removed member read on?".into(),
+            Question::JoinerBlind => "Could a joiner read history?".into(),
+            Question::MembersRead => "Do members read what they are owed?".into(),
+            Question::Agreement => "Do members agree on the group?".into(),
+            Question::Conformance => "Do clients match the specifications' vectors?".into(),
+            Question::Input => "Could every input be read?".into(),
+            Question::Property(p) => format!("Does {p} hold?"),
+            Question::Unknown => "(a version-1 record: question not recorded)".into(),
+        }
+    }
+
+    /// snake_case, as in the JSON.
+    pub fn key(&self) -> String {
+        match self {
+            Question::Property(p) => format!("property:{p}"),
+            other => serde_json::to_value(other)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// One judged claim about one scope.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Check {
     pub level: Level,
-    /// What was checked, e.g. "leader" or "leader+no-rotate-on-leave".
+    pub scope: Scope,
+    pub question: Question,
+    /// What was checked, in words, e.g. "leader" or "leader+no-rotate-on-leave".
     pub subject: String,
     /// The property or test name.
     pub name: String,
@@ -127,6 +339,130 @@ pub struct Check {
     pub evidence: Option<Evidence>,
     /// Numbers that go with the verdict (states explored, seconds, ...).
     pub figures: BTreeMap<String, f64>,
+    /// A call-wide check's verdict for each party it judged (live: each participant), so a
+    /// participant's cell fails only where the check found a fault of that participant.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parties: Vec<PartyVerdict>,
+    /// The expectation that turned this failure into `expected-fail`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<ExpectedBy>,
+}
+
+/// One party's share of a call-wide check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartyVerdict {
+    pub party: String,
+    pub verdict: Verdict,
+}
+
+/// Which expectation matched a failure.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpectedBy {
+    /// The expectation's (and its finding's) id.
+    pub id: String,
+    pub reason: String,
+    pub link: String,
+}
+
+/// What became of one expectation in a run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpectationOutcome {
+    pub id: String,
+    pub reason: String,
+    pub link: String,
+    /// met: it matched failures (now expected-fail); stale: checks it covers ran and none
+    /// failed (the finding is fixed, or the expectation is wrong); unexercised: no check it
+    /// covers ran (e.g. no vectors directory).
+    pub status: ExpectationStatus,
+    /// Failures it matched.
+    pub matched: usize,
+    /// Checks in its scope that ran and did not fail.
+    pub passing: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExpectationStatus {
+    Met,
+    Stale,
+    Unexercised,
+}
+
+impl Check {
+    /// A check of `question` in `scope`; its level and subject follow from the scope
+    /// ([`Check::with_subject`] names it otherwise).
+    pub fn new(
+        scope: Scope,
+        question: Question,
+        name: impl Into<String>,
+        verdict: Verdict,
+        reason: impl Into<String>,
+    ) -> Check {
+        Check {
+            level: scope.level(),
+            subject: scope.label(),
+            scope,
+            question,
+            name: name.into(),
+            verdict,
+            reason: reason.into(),
+            evidence: None,
+            figures: BTreeMap::new(),
+            parties: Vec::new(),
+            expected: None,
+        }
+    }
+
+    /// Pass without failures, else fail with the first five as the reason and all (up to 500)
+    /// as the evidence.
+    pub fn from_failures(
+        scope: Scope,
+        question: Question,
+        name: impl Into<String>,
+        failures: &[String],
+        pass: impl Into<String>,
+    ) -> Check {
+        if failures.is_empty() {
+            return Check::new(scope, question, name, Verdict::Pass, pass);
+        }
+        let mut r: Vec<String> = failures.iter().take(5).cloned().collect();
+        if failures.len() > 5 {
+            r.push(format!("and {} more", failures.len() - 5));
+        }
+        Check::new(scope, question, name, Verdict::Fail, r.join("; ")).with_evidence(Evidence {
+            steps: failures.iter().take(500).cloned().collect(),
+            mermaid: None,
+            final_state: None,
+        })
+    }
+
+    pub fn with_subject(mut self, subject: impl Into<String>) -> Check {
+        self.subject = subject.into();
+        self
+    }
+
+    pub fn with_evidence(mut self, evidence: Evidence) -> Check {
+        self.evidence = Some(evidence);
+        self
+    }
+
+    pub fn with_figures(mut self, figures: BTreeMap<String, f64>) -> Check {
+        self.figures = figures;
+        self
+    }
+
+    /// The same check, not-applicable for `reason` (the question was never asked).
+    pub fn not_applicable(mut self, reason: impl Into<String>) -> Check {
+        self.verdict = Verdict::NotApplicable;
+        self.reason = reason.into();
+        self.evidence = None;
+        self
+    }
+
+    /// Failed, expected or not.
+    pub fn failed(&self) -> bool {
+        matches!(self.verdict, Verdict::Fail | Verdict::ExpectedFail)
+    }
 }
 
 /// How a check came out, judged against what was expected of it.
@@ -137,9 +473,12 @@ pub enum Verdict {
     Pass,
     /// The expectation was not met: this is what makes the tool exit 1.
     Fail,
+    /// Failed, as a known finding says it does (`--expect`): shown apart, never as a pass.
+    ExpectedFail,
     /// Could have run, but did not (by request or missing input).
     Skipped,
-    /// Ran, but its outcome is not judged here (e.g. side effects of a mutant).
+    /// Its question was never asked (nobody was removed, no frame reached a joiner), or it is
+    /// not judged here (side effects of a mutant).
     NotApplicable,
     /// The tool cannot check this yet.
     Unimplemented,
@@ -150,6 +489,7 @@ impl Verdict {
         match self {
             Verdict::Pass => "pass",
             Verdict::Fail => "fail",
+            Verdict::ExpectedFail => "expected-fail",
             Verdict::Skipped => "skipped",
             Verdict::NotApplicable => "not-applicable",
             Verdict::Unimplemented => "unimplemented",
@@ -185,6 +525,8 @@ impl Run {
             started: rfc3339_utc(SystemTime::now()),
             duration_secs: 0.0,
             checks: Vec::new(),
+            expectations: Vec::new(),
+            read_from_version: None,
             clock: Some(Instant::now()),
         }
     }
@@ -196,11 +538,17 @@ impl Run {
         }
     }
 
+    /// An unexpected failure, or an expectation gone stale.
     pub fn any_failed(&self) -> bool {
         self.checks.iter().any(|c| c.verdict == Verdict::Fail)
+            || self
+                .expectations
+                .iter()
+                .any(|e| e.status == ExpectationStatus::Stale)
     }
 
-    /// 0 when every check met its expectation, 1 when one did not.
+    /// 0 when every check met its expectation (expected failures included), 1 when one did
+    /// not or an expectation is stale.
     pub fn exit_code(&self) -> u8 {
         u8::from(self.any_failed())
     }
@@ -245,6 +593,10 @@ impl Run {
             .ok_or_else(|| ResultsError::NoSchemaVersion {
                 path: path.to_path_buf(),
             })?;
+        if found == u64::from(RESULTS_SCHEMA_V1) {
+            let v1: v1::Run = serde_json::from_value(value).map_err(parse)?;
+            return Ok(v1.into_v2());
+        }
         if found != u64::from(RESULTS_SCHEMA_VERSION) {
             return Err(ResultsError::SchemaVersion {
                 path: path.to_path_buf(),
@@ -252,7 +604,74 @@ impl Run {
                 expected: RESULTS_SCHEMA_VERSION,
             });
         }
-        serde_json::from_value(value).map_err(parse)
+        let mut run: Run = serde_json::from_value(value).map_err(parse)?;
+        run.read_from_version = Some(RESULTS_SCHEMA_VERSION);
+        Ok(run)
+    }
+}
+
+/// Version 1 of the record, read and converted: the same run, every check [`Scope::Unscoped`]
+/// with [`Question::Unknown`] (v1 did not say where a check applied or what it asked).
+mod v1 {
+    use super::{Evidence, Level, Machine, ToolInfo, Verdict};
+    use serde::Deserialize;
+    use std::collections::BTreeMap;
+
+    #[derive(Deserialize)]
+    pub(super) struct Run {
+        tool: ToolInfo,
+        machine: Machine,
+        command: String,
+        started: String,
+        duration_secs: f64,
+        checks: Vec<Check>,
+    }
+
+    #[derive(Deserialize)]
+    struct Check {
+        level: Level,
+        subject: String,
+        name: String,
+        verdict: Verdict,
+        reason: String,
+        evidence: Option<Evidence>,
+        figures: BTreeMap<String, f64>,
+    }
+
+    impl Run {
+        pub(super) fn into_v2(self) -> super::Run {
+            super::Run {
+                schema_version: super::RESULTS_SCHEMA_VERSION,
+                tool: self.tool,
+                machine: self.machine,
+                command: self.command,
+                started: self.started,
+                duration_secs: self.duration_secs,
+                checks: self
+                    .checks
+                    .into_iter()
+                    .map(|c| super::Check {
+                        level: c.level,
+                        scope: super::Scope::Unscoped {
+                            level: c.level,
+                            subject: c.subject.clone(),
+                        },
+                        question: super::Question::Unknown,
+                        subject: c.subject,
+                        name: c.name,
+                        verdict: c.verdict,
+                        reason: c.reason,
+                        evidence: c.evidence,
+                        figures: c.figures,
+                        parties: Vec::new(),
+                        expected: None,
+                    })
+                    .collect(),
+                expectations: Vec::new(),
+                read_from_version: Some(super::RESULTS_SCHEMA_V1),
+                clock: None,
+            }
+        }
     }
 }
 
@@ -281,6 +700,7 @@ pub fn summary_line(checks: &[Check]) -> String {
     let order = [
         Verdict::Pass,
         Verdict::Fail,
+        Verdict::ExpectedFail,
         Verdict::NotApplicable,
         Verdict::Skipped,
         Verdict::Unimplemented,
@@ -368,28 +788,39 @@ mod tests {
         let mut run = Run::new(command_line([
             "e2ee", "model", "check", "--json", "a b.json",
         ]));
-        run.checks.push(Check {
-            level: Level::Design,
-            subject: "leader+no-rotate-on-leave".into(),
-            name: "leave_secrecy".into(),
-            verdict: Verdict::Pass,
-            reason: "mutant caught".into(),
-            evidence: Some(Evidence {
+        run.checks.push(
+            Check::new(
+                Scope::Design {
+                    protocol: "leader".into(),
+                    mutant: Some("no-rotate-on-leave".into()),
+                    bounds: BTreeMap::from([("participants".into(), 3)]),
+                },
+                Question::of_property("leave_secrecy"),
+                "leave_secrecy",
+                Verdict::Pass,
+                "mutant caught",
+            )
+            .with_evidence(Evidence {
                 steps: vec!["1. P1 leaves".into()],
                 mermaid: Some("sequenceDiagram\n".into()),
                 final_state: Some("P1 holds K2".into()),
-            }),
-            figures: BTreeMap::from([("states".into(), 42.0), ("seconds".into(), 0.25)]),
-        });
-        run.checks.push(Check {
-            level: Level::Deployment,
-            subject: "x".into(),
-            name: "y".into(),
-            verdict: Verdict::NotApplicable,
-            reason: String::new(),
-            evidence: None,
-            figures: BTreeMap::new(),
-        });
+            })
+            .with_figures(BTreeMap::from([
+                ("states".into(), 42.0),
+                ("seconds".into(), 0.25),
+            ])),
+        );
+        run.checks.push(Check::new(
+            Scope::Live {
+                call: "x".into(),
+                participant: None,
+                control: None,
+            },
+            Question::JoinerBlind,
+            "y",
+            Verdict::NotApplicable,
+            "",
+        ));
         run.finish();
         run
     }
@@ -411,23 +842,54 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("\"verdict\": \"not-applicable\""), "{text}");
         assert!(text.contains("\"level\": \"design\""), "{text}");
+        assert!(text.contains("\"question\": \"removed_blind\""), "{text}");
+        assert!(text.contains("\"kind\": \"design\""), "{text}");
     }
 
     #[test]
     fn wrong_schema_version_rejected() {
         let dir = Scratch::new();
-        let path = dir.path("v2.json");
+        let path = dir.path("v3.json");
         let mut value = serde_json::to_value(sample()).unwrap();
-        value["schema_version"] = 2.into();
+        value["schema_version"] = 3.into();
         std::fs::write(&path, value.to_string()).unwrap();
         let err = Run::read_json(&path).unwrap_err();
         assert!(
-            matches!(err, ResultsError::SchemaVersion { found: 2, .. }),
+            matches!(err, ResultsError::SchemaVersion { found: 3, .. }),
             "{err:?}"
         );
         let msg = err.to_string();
         assert!(msg.contains(&path.display().to_string()), "{msg}");
-        assert!(msg.contains("version 2"), "{msg}");
+        assert!(msg.contains("version 3"), "{msg}");
+    }
+
+    #[test]
+    fn a_version_1_record_is_read_unscoped() {
+        let dir = Scratch::new();
+        let path = dir.path("v1.json");
+        let v1 = serde_json::json!({
+            "schema_version": 1,
+            "tool": {"name": "e2ee", "version": "0.1.0"},
+            "machine": {"os": "linux", "arch": "x86_64", "cpus": 2, "hostname": "h"},
+            "command": "e2ee vectors",
+            "started": "2026-11-26T10:00:00Z",
+            "duration_secs": 1.5,
+            "checks": [{"level": "implementation", "subject": "openmls",
+                        "name": "welcome.json[0]", "verdict": "fail", "reason": "r",
+                        "evidence": null, "figures": {}}]
+        });
+        std::fs::write(&path, v1.to_string()).unwrap();
+        let run = Run::read_json(&path).unwrap();
+        assert_eq!(run.read_from_version, Some(1));
+        assert_eq!(run.checks[0].question, Question::Unknown);
+        assert_eq!(
+            run.checks[0].scope,
+            Scope::Unscoped {
+                level: Level::Implementation,
+                subject: "openmls".into()
+            }
+        );
+        assert_eq!(run.exit_code(), 1);
     }
 
     #[test]
@@ -470,10 +932,22 @@ mod tests {
         assert_eq!(run.exit_code(), 0);
         run.checks[1].verdict = Verdict::Unimplemented;
         assert_eq!(run.exit_code(), 0);
+        run.checks[1].verdict = Verdict::ExpectedFail;
+        assert_eq!(run.exit_code(), 0);
         run.checks[1].verdict = Verdict::Fail;
         assert!(run.any_failed());
         assert_eq!(run.exit_code(), 1);
         assert_eq!(summary_line(&run.checks), "2 checks: 1 pass, 1 fail");
+        run.checks[1].verdict = Verdict::Pass;
+        run.expectations.push(ExpectationOutcome {
+            id: "x".into(),
+            reason: String::new(),
+            link: String::new(),
+            status: ExpectationStatus::Stale,
+            matched: 0,
+            passing: 2,
+        });
+        assert_eq!(run.exit_code(), 1, "a stale expectation fails the run");
         assert_eq!(summary_line(&[]), "0 checks");
     }
 

@@ -12,7 +12,7 @@ pub mod runner;
 pub mod script;
 
 use crate::clients::MlsClient;
-use crate::results::{Check, Evidence, Level, Verdict};
+use crate::results::{Check, Evidence, Handshake, Level, Question, Scope, Verdict};
 use runner::{Control, RunConfig, Stop};
 use script::{Config, ScriptError};
 use std::collections::BTreeMap;
@@ -71,6 +71,7 @@ pub struct RunRecord {
     pub secrets: usize,
     pub removed_leaks: Vec<String>,
     pub removed_attempts: usize,
+    pub removed_evicted: usize,
     pub agreements: usize,
     pub round_trips: usize,
 }
@@ -218,6 +219,7 @@ fn run_one(configs: &[Config], clients: &[&dyn MlsClient], job: &Job) -> RunReco
         delivery_findings: outcome.delivery.findings,
         removed_leaks: outcome.removed_leaks,
         removed_attempts: outcome.removed_attempts,
+        removed_evicted: outcome.removed_evicted,
         agreements: outcome.agreements,
         round_trips: outcome.round_trips,
     }
@@ -241,11 +243,27 @@ impl RunRecord {
         }
     }
 
+    /// "commit/add-remove", "+keep-removed" under a control.
     pub fn subject(&self) -> String {
-        let stem = self.file.trim_end_matches(".json");
-        match self.control {
-            Some(c) => format!("{stem}/{}+{}", self.script, c.name()),
-            None => format!("{stem}/{}", self.script),
+        self.scope().label()
+    }
+
+    /// Where this run's checks apply.
+    pub fn scope(&self) -> Scope {
+        Scope::Interop {
+            scenario: format!("{}/{}", self.file.trim_end_matches(".json"), self.script),
+            suite: self.suite,
+            handshake: if self.encrypt_handshake {
+                Handshake::Private
+            } else {
+                Handshake::Public
+            },
+            assignment: self
+                .actors
+                .iter()
+                .map(|(actor, client)| (actor.clone(), client.to_string()))
+                .collect(),
+            control: self.control.map(|c| c.name().to_string()),
         }
     }
 
@@ -267,6 +285,16 @@ impl RunRecord {
                 .collect::<BTreeMap<_, _>>()
         };
         let (verdict, reason, evidence) = match &self.stop {
+            // Nothing compared: the question of agreement was never asked.
+            None if self.steps == 0 || (self.agreements == 0 && self.round_trips == 0) => (
+                Verdict::NotApplicable,
+                format!(
+                    "{} steps, but no epoch authenticator was compared and no message \
+                     round-tripped",
+                    self.steps
+                ),
+                None,
+            ),
             None => (
                 Verdict::Pass,
                 format!(
@@ -301,48 +329,84 @@ impl RunRecord {
             }
             None => String::new(),
         };
-        let mut checks = vec![Check {
-            level: Level::Implementation,
-            subject: self.subject(),
-            name: self.run_name(),
+        let scope = self.scope();
+        let new = |question, name: String, verdict, reason, evidence: Option<Evidence>| {
+            let c = Check::new(scope.clone(), question, name, verdict, reason);
+            match evidence {
+                Some(e) => c.with_evidence(e),
+                None => c,
+            }
+        };
+        // The run itself: every step as the script says, members agreeing at every check.
+        let mut checks = vec![new(
+            Question::Agreement,
+            self.run_name(),
             verdict,
             reason,
             evidence,
-            figures: figures(&[
-                ("steps", self.steps),
-                ("agreements", self.agreements),
-                ("round_trips", self.round_trips),
-            ]),
-        }];
-        let (verdict, reason) = if self.delivery_findings.is_empty() {
+        )
+        .with_figures(figures(&[
+            ("steps", self.steps),
+            ("agreements", self.agreements),
+            ("round_trips", self.round_trips),
+        ]))];
+        // The delivery service is asked two things: does any message hold a canary (only runs
+        // that protected an application message have one), and does any hold a member's key.
+        let (verdict, reason) = if !self.delivery_findings.is_empty() {
+            (Verdict::Fail, self.delivery_findings.join("; "))
+        } else if self.messages == 0 {
             (
-                Verdict::Pass,
+                Verdict::NotApplicable,
+                format!("the delivery service carried nothing{stopped}"),
+            )
+        } else if self.canaries == 0 && self.secrets == 0 {
+            (
+                Verdict::NotApplicable,
                 format!(
-                    "{} messages ({} bytes) carried; none holds any of {} canaries or {} member keys{stopped}",
-                    self.messages, self.bytes, self.canaries, self.secrets
+                    "{} messages carried, but no canary was sent and no member key was known to \
+                     search for{stopped}",
+                    self.messages
                 ),
             )
         } else {
-            (Verdict::Fail, self.delivery_findings.join("; "))
+            let asked = match (self.canaries, self.secrets) {
+                (0, k) => format!(
+                    "none holds any of {k} member keys (no application message was protected, \
+                     so no canary was searched for)"
+                ),
+                (c, 0) => format!(
+                    "none holds any of {c} canaries (no member key could be exported to search \
+                     for)"
+                ),
+                (c, k) => format!("none holds any of {c} canaries or {k} member keys"),
+            };
+            (
+                Verdict::Pass,
+                format!(
+                    "{} messages ({} bytes) carried; {asked}{stopped}",
+                    self.messages, self.bytes
+                ),
+            )
         };
-        checks.push(Check {
-            level: Level::Implementation,
-            subject: self.subject(),
-            name: format!("{}: delivery service learns nothing", self.run_name()),
-            verdict,
-            reason,
-            evidence: (!self.delivery_findings.is_empty()).then(|| Evidence {
-                steps: self.delivery_findings.clone(),
-                mermaid: None,
-                final_state: None,
-            }),
-            figures: figures(&[
+        checks.push(
+            new(
+                Question::ServerBlind,
+                format!("{}: delivery service learns nothing", self.run_name()),
+                verdict,
+                reason,
+                (!self.delivery_findings.is_empty()).then(|| Evidence {
+                    steps: self.delivery_findings.clone(),
+                    mermaid: None,
+                    final_state: None,
+                }),
+            )
+            .with_figures(figures(&[
                 ("messages", self.messages),
                 ("bytes", self.bytes),
                 ("canaries", self.canaries),
                 ("keys", self.secrets),
-            ]),
-        });
+            ])),
+        );
         let (verdict, reason) = if !self.removed_leaks.is_empty() {
             (Verdict::Fail, self.removed_leaks.join("; "))
         } else if self.removed_attempts == 0 {
@@ -350,28 +414,50 @@ impl RunRecord {
                 Verdict::NotApplicable,
                 format!("no member was removed before later messages{stopped}"),
             )
+        } else if self.removed_evicted == self.removed_attempts {
+            (
+                Verdict::NotApplicable,
+                format!(
+                    "the removed members' client refused all {} later messages because it knows \
+                     it was removed (UseAfterEviction), before looking up any key: whether its \
+                     keys would open them was not asked{stopped}",
+                    self.removed_attempts
+                ),
+            )
         } else {
             (
                 Verdict::Pass,
                 format!(
-                    "removed members failed on all {} messages sent after their removal{stopped}",
-                    self.removed_attempts
+                    "removed members failed on all {} messages sent after their removal{}{stopped}",
+                    self.removed_attempts,
+                    if self.removed_evicted > 0 {
+                        format!(
+                            " ({} of them refused as evicted before any key was looked up)",
+                            self.removed_evicted
+                        )
+                    } else {
+                        String::new()
+                    }
                 ),
             )
         };
-        checks.push(Check {
-            level: Level::Implementation,
-            subject: self.subject(),
-            name: format!("{}: removed members read nothing", self.run_name()),
-            verdict,
-            reason,
-            evidence: (!self.removed_leaks.is_empty()).then(|| Evidence {
-                steps: self.removed_leaks.clone(),
-                mermaid: None,
-                final_state: None,
-            }),
-            figures: figures(&[("attempts", self.removed_attempts)]),
-        });
+        checks.push(
+            new(
+                Question::RemovedBlind,
+                format!("{}: removed members read nothing", self.run_name()),
+                verdict,
+                reason,
+                (!self.removed_leaks.is_empty()).then(|| Evidence {
+                    steps: self.removed_leaks.clone(),
+                    mermaid: None,
+                    final_state: None,
+                }),
+            )
+            .with_figures(figures(&[
+                ("attempts", self.removed_attempts),
+                ("refused_as_evicted", self.removed_evicted),
+            ])),
+        );
         checks
     }
 }
@@ -379,14 +465,20 @@ impl RunRecord {
 /// Every run's checks, and a skipped check per malformed config or script.
 pub fn into_checks(records: &[RunRecord], errors: &[ScriptError]) -> Vec<Check> {
     let mut checks: Vec<Check> = records.iter().flat_map(RunRecord::checks).collect();
-    checks.extend(errors.iter().map(|e| Check {
-        level: Level::Implementation,
-        subject: "interop input".into(),
-        name: e.to_string(),
-        verdict: Verdict::Skipped,
-        reason: format!("not run: {e}"),
-        evidence: None,
-        figures: BTreeMap::new(),
+    checks.extend(errors.iter().map(|e| {
+        let scope = Scope::Input {
+            level: Level::Implementation,
+            file: e.file().to_string(),
+            case: e.script().map(str::to_string),
+        };
+        Check::new(
+            scope,
+            Question::Input,
+            e.to_string(),
+            Verdict::Skipped,
+            format!("not run: {e}"),
+        )
+        .with_subject("interop input")
     }));
     checks
 }

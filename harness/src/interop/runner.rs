@@ -98,6 +98,9 @@ pub struct RunOutcome {
     pub removed_leaks: Vec<String>,
     /// How many messages removed members were given to try.
     pub removed_attempts: usize,
+    /// Of those, refused because the client knows it was removed (openmls's
+    /// `UseAfterEviction`), before any key was looked up: they do not ask the question.
+    pub removed_evicted: usize,
     /// Epoch authenticator comparisons made.
     pub agreements: usize,
     /// Application messages that round-tripped (script and final round).
@@ -173,6 +176,7 @@ pub fn run(script: &Script, clients: &[&dyn MlsClient], config: &RunConfig) -> R
             delivery: DeliveryService::default(),
             removed_leaks: Vec::new(),
             removed_attempts: 0,
+            removed_evicted: 0,
             agreements: 0,
             round_trips: 0,
         },
@@ -181,6 +185,8 @@ pub fn run(script: &Script, clients: &[&dyn MlsClient], config: &RunConfig) -> R
     let mut stop = None;
     for i in 0..script.steps.len() {
         if let Err(s) = run.step(i) {
+            // What the members hold at the stop is still searched for.
+            run.observe_keys(i);
             stop = Some(s);
             break;
         }
@@ -819,10 +825,12 @@ impl<'a> Run<'a> {
             return;
         };
         if let Some(proposals) = proposals {
-            let ok = m.handle_commit(&proposals, bytes).is_ok();
+            let result = m.handle_commit(&proposals, bytes);
+            let ok = result.is_ok();
             // Processing the commit that removes it is allowed; anything later is not.
             if since != i {
                 self.out.removed_attempts += 1;
+                self.out.removed_evicted += usize::from(refused_as_evicted(&result));
                 if ok {
                     self.out.removed_leaks.push(format!(
                         "{actor} (removed at step {since}) processed the commit of step {i}"
@@ -831,7 +839,9 @@ impl<'a> Run<'a> {
             }
         } else {
             self.out.removed_attempts += 1;
-            if let Ok(p) = m.unprotect(bytes) {
+            let result = m.unprotect(bytes);
+            self.out.removed_evicted += usize::from(refused_as_evicted(&result));
+            if let Ok(p) = result {
                 let what = if i == usize::MAX {
                     "a final-round message".to_string()
                 } else {
@@ -1010,4 +1020,13 @@ impl Run<'_> {
         self.head = Some(ea_w);
         Ok(())
     }
+}
+
+/// Whether a removed member's client refused a message because it knows it was removed
+/// (openmls 0.9.2: `MlsGroupStateError::UseAfterEviction`, checked before decryption in
+/// `processing.rs`), rather than for want of the keys.
+fn refused_as_evicted<T>(result: &Result<T, crate::clients::ClientError>) -> bool {
+    result
+        .as_ref()
+        .is_err_and(|e| e.to_string().contains("UseAfterEviction"))
 }

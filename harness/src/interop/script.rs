@@ -31,6 +31,25 @@ pub enum ScriptError {
     },
 }
 
+impl ScriptError {
+    /// The config file the error is in.
+    pub fn file(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            ScriptError::File { file, .. } | ScriptError::Step { file, .. } => {
+                file.to_string_lossy()
+            }
+        }
+    }
+
+    /// The script the error is in, if it is in one.
+    pub fn script(&self) -> Option<&str> {
+        match self {
+            ScriptError::File { .. } => None,
+            ScriptError::Step { script, .. } => Some(script),
+        }
+    }
+}
+
 /// An extension as the scripts give it: `{"extension_type": n, "extension_data": "<base64>"}`.
 pub type Extension = crate::clients::RawExtension;
 

@@ -12,7 +12,7 @@ use super::media::{MediaKind, BASE_KEY_LEN};
 use super::record::{self, Carried};
 use super::script::EventKind;
 use crate::clients::sframe::Sframe;
-use crate::results::{Check, Evidence, Level, Verdict};
+use crate::results::{Check, PartyVerdict, Question, Scope, Verdict};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
@@ -45,36 +45,42 @@ pub struct Latency {
     pub from_request: Option<Duration>,
 }
 
-fn check(subject: &str, name: &str, failures: &[String], pass: String) -> Check {
-    let verdict = if failures.is_empty() {
-        Verdict::Pass
-    } else {
-        Verdict::Fail
-    };
-    Check {
-        level: Level::Deployment,
-        subject: subject.to_string(),
-        name: name.to_string(),
-        verdict,
-        reason: if failures.is_empty() {
-            pass
-        } else {
-            let mut r: Vec<String> = failures.iter().take(5).cloned().collect();
-            if failures.len() > 5 {
-                r.push(format!("and {} more", failures.len() - 5));
-            }
-            r.join("; ")
-        },
-        evidence: (!failures.is_empty()).then(|| Evidence {
-            steps: failures.iter().take(500).cloned().collect(),
-            mermaid: None,
-            final_state: None,
-        }),
-        figures: BTreeMap::new(),
-    }
+/// A call-wide check: pass without failures, else fail with them as the evidence.
+fn check(
+    scope: &Scope,
+    question: Question,
+    name: &str,
+    failures: &[String],
+    pass: String,
+) -> Check {
+    Check::from_failures(scope.clone(), question, name, failures, pass)
+}
+
+/// Each participant's share of a call-wide check: fail where a failure is theirs.
+fn parties<'a>(
+    everyone: impl Iterator<Item = &'a String>,
+    at_fault: &HashSet<String>,
+) -> Vec<PartyVerdict> {
+    everyone
+        .map(|who| PartyVerdict {
+            party: who.clone(),
+            verdict: if at_fault.contains(who) {
+                Verdict::Fail
+            } else {
+                Verdict::Pass
+            },
+        })
+        .collect()
 }
 
 pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
+    let scope = Scope::Live {
+        call: subject.to_string(),
+        participant: None,
+        control: call.control.map(|c| c.name().to_string()),
+    };
+    // Who each participant-side failure is about, for the per-participant matrix.
+    let mut at_fault: [HashSet<String>; 3] = Default::default();
     let grace = Duration::from_millis(call.script.grace_ms);
     let mut joined: HashMap<&str, Duration> = HashMap::new();
     let mut keys: HashMap<Vec<u8>, String> = HashMap::new();
@@ -117,7 +123,10 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
                 t.received += usize::from(!retried);
                 t.opened += usize::from(*opened);
             }
-            Event::Error { who, what } => errors.push(format!("{who}: {what}")),
+            Event::Error { who, what } => {
+                at_fault[0].insert(who.clone());
+                errors.push(format!("{who}: {what}"));
+            }
         }
     }
     // When each change took effect and the epoch it made: the committer's first new epoch after
@@ -179,7 +188,8 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
     sfu_failures.dedup();
     sfu_failures.extend(server.decrypted.iter().cloned());
     let sfu = check(
-        subject,
+        &scope,
+        Question::ServerBlind,
         "the SFU opens nothing it carried",
         &sfu_failures,
         format!(
@@ -218,6 +228,7 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
             if at >= gone + grace {
                 fed_removed += 1;
                 if *opened {
+                    at_fault[1].insert(who.clone());
                     after_removal.push(format!(
                         "{who} (removed at {gone:.2?}) opened {sender}'s {} frame sent at {at:.2?}",
                         kind.name()
@@ -232,6 +243,7 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
             Some(&j) if at + grace <= j => {
                 fed_early += 1;
                 if *opened {
+                    at_fault[2].insert(who.clone());
                     before_join.push(format!(
                         "{who} (added at {j:.2?}) opened {sender}'s {} frame sent at {at:.2?}",
                         kind.name()
@@ -262,6 +274,7 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
             }
             expected += 1;
             if !opened_by.contains(&(*who, *frame)) {
+                at_fault[0].insert(who.to_string());
                 missed.push(format!(
                     "{who} did not open {sender}'s {} frame sent at {at:.2?}",
                     kind.name()
@@ -271,7 +284,8 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
     }
     missed.sort();
     let members = check(
-        subject,
+        &scope,
+        Question::MembersRead,
         "members open every frame sent while they are members",
         &errors.iter().chain(&missed).cloned().collect::<Vec<_>>(),
         format!(
@@ -291,19 +305,18 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
         ),
     );
     let removed_check = if removed.is_empty() {
-        Check {
-            verdict: Verdict::NotApplicable,
-            reason: "nobody left or was kicked".into(),
-            ..check(
-                subject,
-                "removed participants open nothing newer",
-                &[],
-                String::new(),
-            )
-        }
+        check(
+            &scope,
+            Question::RemovedBlind,
+            "removed participants open nothing newer",
+            &[],
+            String::new(),
+        )
+        .not_applicable("nobody left or was kicked")
     } else {
         check(
-            subject,
+            &scope,
+            Question::RemovedBlind,
             "removed participants open nothing newer",
             &after_removal,
             format!(
@@ -315,7 +328,8 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
         )
     };
     let joiners = check(
-        subject,
+        &scope,
+        Question::JoinerBlind,
         "joiners open nothing older",
         &before_join,
         format!(
@@ -363,6 +377,11 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
         });
     }
     let mut checks = vec![sfu, members, removed_check, joiners];
+    for (c, at_fault) in checks[1..].iter_mut().zip(&at_fault) {
+        if matches!(c.verdict, Verdict::Pass | Verdict::Fail) {
+            c.parties = parties(tallies.keys(), at_fault);
+        }
+    }
     for c in &mut checks {
         for (who, t) in &tallies {
             c.figures.insert(format!("{who}.sent"), t.sent as f64);

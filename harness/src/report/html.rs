@@ -1,6 +1,7 @@
 //! `index.html`: one self-contained page (inline CSS and SVG, no script, no network) — the
-//! verdict first, then what failed with its evidence (counterexamples drawn as sequence
-//! diagrams), the matrices, what was not checked, and the provenance.
+//! verdict first, the security questions answered, then the findings with their evidence
+//! (counterexamples drawn as sequence diagrams), the matrices, what was not checked, and the
+//! provenance.
 
 use super::markdown::level;
 use super::{escape, svg, Matrix, Report};
@@ -16,7 +17,12 @@ h1{font-size:1.6em}
 table.matrix{border-collapse:collapse;margin:.5em 0 1.5em;font-size:12px}
 table.matrix th,table.matrix td{border:1px solid #ccc;padding:3px 6px;text-align:center}
 table.matrix th.row{text-align:left;white-space:nowrap}
-td.pass{background:#c8e6c9}td.fail{background:#ef9a9a;font-weight:700}
+td.pass{background:#c8e6c9}td.fail{background:#ef9a9a;font-weight:700}td.expected-fail{background:#ffe0b2}
+ul#answers{font-size:1.1em;list-style:none;padding-left:0}ul#answers li{margin:.3em 0}
+.answer-no{color:#2e7d32;font-weight:700}.answer-yes{color:#c62828;font-weight:700}.answer-not{color:#777;font-weight:700}
+.finding{border:1px solid #ddd;border-radius:6px;padding:.3em 1em;margin:1em 0}
+.finding.unexpected{border-left:6px solid #c62828}.finding.expected{border-left:6px solid #ef6c00}
+.finding dl{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em}.finding dt{font-weight:600}
 td.skipped,td.not-applicable{background:#eeeeee}td.unimplemented{background:#fff3c4}
 .failure{border-left:4px solid #c62828;padding:.2em 1em;margin:1em 0;background:#fff8f8}
 details.group{margin:.6em 0}details.group>summary{cursor:pointer;font-size:1.05em}
@@ -37,6 +43,7 @@ fn mark(v: Option<Verdict>) -> &'static str {
     match v {
         Some(Verdict::Pass) => "✓",
         Some(Verdict::Fail) => "✗",
+        Some(Verdict::ExpectedFail) => "xfail",
         Some(Verdict::Skipped) => "skip",
         Some(Verdict::NotApplicable) => "n/a",
         Some(Verdict::Unimplemented) => "unimpl.",
@@ -78,13 +85,15 @@ fn matrix(out: &mut String, m: &Matrix, id: usize) {
     out.push_str("</table>\n");
 }
 
-/// Subjects with more failures than this start folded.
-const FOLD: usize = 10;
+/// Failed checks shown in full per finding (all are in results.json).
+const SHOWN: usize = 50;
 
 fn failure(out: &mut String, c: &crate::results::Check) {
     let _ = writeln!(
         out,
-        "<div class=\"failure\"><p>{}</p><p>{}</p>",
+        "<div class=\"failure\"><p><b>{}</b> <code>{}</code>: {}</p><p>{}</p>",
+        level(c.level),
+        escape(&c.subject),
         escape(&c.name),
         escape(&c.reason)
     );
@@ -109,7 +118,7 @@ fn failure(out: &mut String, c: &crate::results::Check) {
 
 pub fn render(r: &Report) -> String {
     let mut out = String::new();
-    let ok = r.failed().is_empty() && r.rejected.is_empty() && !r.checks.is_empty();
+    let ok = r.ok();
     let _ = writeln!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -130,25 +139,100 @@ pub fn render(r: &Report) -> String {
         }
         out.push_str("</ul>\n");
     }
-    let groups = r.failures_by_subject();
-    if !groups.is_empty() {
-        let _ = writeln!(out, "<h2>What failed</h2>");
-        // Every failure is here; a subject with many (a client refusing a whole vector file)
-        // starts folded, so the others stay in sight.
-        for ((lvl, subject), failed) in groups {
+    for note in r.v1_notes() {
+        let _ = writeln!(out, "<p class=\"v1\">⚠ {}</p>", escape(&note));
+    }
+    let _ = writeln!(out, "<h2>Security questions</h2>\n<ul id=\"answers\">");
+    for a in &r.answers {
+        let class = match a.answer.as_str() {
+            "no" => "answer-no",
+            "yes" => "answer-yes",
+            _ => "answer-not",
+        };
+        let _ = writeln!(
+            out,
+            "<li data-question=\"{}\">{} <span class=\"{class}\">{}</span></li>",
+            escape(&a.question.key()),
+            escape(&a.question.in_words()),
+            escape(&a.text)
+        );
+    }
+    out.push_str("</ul>\n");
+    if !r.findings.is_empty() {
+        let _ = writeln!(out, "<h2>Findings</h2>");
+        for f in &r.findings {
+            let (class, status) = match (&f.status, &f.expected_by) {
+                (super::FindingStatus::Expected, Some(e)) => (
+                    "expected",
+                    format!(
+                        "expected: {} (<a href=\"{}\">{}</a>)",
+                        escape(&e.reason),
+                        escape(&e.link),
+                        escape(&e.link)
+                    ),
+                ),
+                (super::FindingStatus::Mixed, _) => ("unexpected", "partly expected".into()),
+                _ => ("unexpected", "<b>unexpected</b>".into()),
+            };
             let _ = writeln!(
                 out,
-                "<details class=\"group\"{}><summary><b>{}</b> <code>{}</code>: {} failed</summary>",
-                if failed.len() <= FOLD { " open" } else { "" },
-                level(lvl),
-                escape(&subject),
-                failed.len()
+                "<div class=\"finding {class}\" id=\"finding-{}\"><h3><code>{}</code> {}</h3>\
+                 <dl><dt>status</dt><dd>{status}</dd><dt>what is wrong</dt><dd>{}</dd>\
+                 <dt>where the fault lies</dt><dd>{}</dd><dt>reference</dt><dd>{}</dd>\
+                 <dt>shown by</dt><dd>{} checks ({}; {})</dd></dl>",
+                escape(&f.id),
+                escape(&f.id),
+                escape(&f.title),
+                escape(&f.what),
+                escape(&f.fault),
+                escape(&f.reference),
+                f.checks.len(),
+                f.levels
+                    .iter()
+                    .map(|l| level(*l))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                escape(
+                    &f.questions
+                        .iter()
+                        .map(|q| q.key())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
             );
-            for c in failed {
-                failure(&mut out, &c.check);
+            let _ = writeln!(
+                out,
+                "<details class=\"group\"{}><summary>the {} failed check{}</summary>",
+                if f.checks.len() <= 10 { " open" } else { "" },
+                f.checks.len(),
+                if f.checks.len() == 1 { "" } else { "s" }
+            );
+            for &i in f.checks.iter().take(SHOWN) {
+                failure(&mut out, &r.checks[i].check);
             }
-            out.push_str("</details>\n");
+            if f.checks.len() > SHOWN {
+                let _ = writeln!(
+                    out,
+                    "<p>… and {} more in results.json</p>",
+                    f.checks.len() - SHOWN
+                );
+            }
+            out.push_str("</details></div>\n");
         }
+    }
+    let stale = r.stale();
+    if !stale.is_empty() {
+        let _ = writeln!(out, "<h2>Stale expectations</h2><ul id=\"stale\">");
+        for e in stale {
+            let _ = writeln!(
+                out,
+                "<li><code>{}</code>: {} checks in its scope ran and none failed — remove it if \
+                 the finding is fixed</li>",
+                escape(&e.outcome.id),
+                e.outcome.passing
+            );
+        }
+        out.push_str("</ul>\n");
     }
     let _ = writeln!(out, "<h2>Matrices</h2>");
     for (i, m) in r.matrices().iter().enumerate() {

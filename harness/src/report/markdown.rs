@@ -1,5 +1,6 @@
-//! `summary.md`: the report in Markdown, fit for a pull-request comment — the verdict, what
-//! failed with its evidence, the matrices, what was not checked, and where it all came from.
+//! `summary.md`: the report in Markdown, fit for a pull-request comment — the verdict, the
+//! security questions answered, the findings (each once, with evidence), the matrices, what was
+//! not checked, and where it all came from.
 
 use super::{Matrix, Report};
 use crate::results::Verdict;
@@ -10,6 +11,7 @@ pub fn symbol(v: Option<Verdict>) -> &'static str {
     match v {
         Some(Verdict::Pass) => "✅",
         Some(Verdict::Fail) => "❌",
+        Some(Verdict::ExpectedFail) => "⚠️",
         Some(Verdict::Skipped) => "⏭",
         Some(Verdict::NotApplicable) => "➖",
         Some(Verdict::Unimplemented) => "🚧",
@@ -55,8 +57,8 @@ fn matrix(out: &mut String, m: &Matrix) {
     out.push('\n');
 }
 
-/// Failures shown per subject.
-const SHOWN: usize = 5;
+/// Steps of a finding's first counterexample shown.
+const STEPS: usize = 12;
 
 pub fn render(r: &Report) -> String {
     let mut out = String::new();
@@ -66,43 +68,91 @@ pub fn render(r: &Report) -> String {
     for rej in &r.rejected {
         let _ = writeln!(out, "- ⚠ rejected input: {}", rej.error);
     }
-    if !r.rejected.is_empty() {
+    for note in r.v1_notes() {
+        let _ = writeln!(out, "- ⚠ {note}");
+    }
+    if !r.rejected.is_empty() || !r.v1_notes().is_empty() {
         out.push('\n');
     }
-    let groups = r.failures_by_subject();
-    if !groups.is_empty() {
-        let _ = writeln!(out, "## What failed\n");
-        for ((lvl, subject), failed) in groups {
+    let _ = writeln!(out, "## Security questions\n");
+    for a in &r.answers {
+        let _ = writeln!(out, "- **{}** {}", a.question.in_words(), a.text);
+    }
+    out.push('\n');
+    if !r.findings.is_empty() {
+        let _ = writeln!(out, "## Findings\n");
+        for (n, f) in r.findings.iter().enumerate() {
+            let status = match (&f.status, &f.expected_by) {
+                (super::FindingStatus::Expected, Some(e)) => {
+                    format!("expected ({})", e.link)
+                }
+                (super::FindingStatus::Mixed, _) => "partly expected".to_string(),
+                _ => "**unexpected**".to_string(),
+            };
+            let _ = writeln!(out, "### {}. `{}` — {}\n", n + 1, f.id, f.title);
+            let _ = writeln!(out, "- status: {status}");
+            let _ = writeln!(out, "- what is wrong: {}", f.what);
+            let _ = writeln!(out, "- where the fault lies: {}", f.fault);
+            if !f.reference.is_empty() {
+                let _ = writeln!(out, "- reference: {}", f.reference);
+            }
             let _ = writeln!(
                 out,
-                "- **{}** `{}`: {} failed",
-                level(lvl),
-                subject,
-                failed.len()
+                "- shown by {} check{} ({}; {})",
+                f.checks.len(),
+                if f.checks.len() == 1 { "" } else { "s" },
+                f.levels
+                    .iter()
+                    .map(|l| level(*l))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                f.questions
+                    .iter()
+                    .map(|q| q.key())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
-            // A pull-request comment shows the first few; all are in results.json.
-            for c in failed.iter().take(SHOWN) {
-                let c = &c.check;
-                let _ = writeln!(out, "  - {}: {}", c.name, c.reason);
-                if let Some(e) = &c.evidence {
-                    for s in e.steps.iter().take(12) {
-                        let _ = writeln!(out, "    - {s}");
-                    }
-                    if e.steps.len() > 12 {
-                        let _ = writeln!(out, "    - … {} more steps", e.steps.len() - 12);
-                    }
-                    if let Some(f) = &e.final_state {
-                        let _ = writeln!(out, "    - then: {f}");
-                    }
-                }
+            let _ = writeln!(out, "- evidence:");
+            for e in &f.evidence {
+                let _ = writeln!(out, "  - {}", cell(e));
             }
-            if failed.len() > SHOWN {
+            if f.checks.len() > f.evidence.len() {
                 let _ = writeln!(
                     out,
                     "  - … and {} more (index.html and results.json have them all)",
-                    failed.len() - SHOWN
+                    f.checks.len() - f.evidence.len()
                 );
             }
+            // The first check's counterexample or steps, where it has them.
+            if let Some(e) = f
+                .checks
+                .first()
+                .and_then(|&i| r.checks[i].check.evidence.as_ref())
+            {
+                let _ = writeln!(out, "- steps of the first:");
+                for s in e.steps.iter().take(STEPS) {
+                    let _ = writeln!(out, "  - {s}");
+                }
+                if e.steps.len() > STEPS {
+                    let _ = writeln!(out, "  - … {} more steps", e.steps.len() - STEPS);
+                }
+                if let Some(f) = &e.final_state {
+                    let _ = writeln!(out, "  - then: {f}");
+                }
+            }
+            out.push('\n');
+        }
+    }
+    let stale = r.stale();
+    if !stale.is_empty() {
+        let _ = writeln!(out, "## Stale expectations\n");
+        for e in stale {
+            let _ = writeln!(
+                out,
+                "- `{}`: {} checks in its scope ran and none failed — remove it if the finding \
+                 is fixed ({})",
+                e.outcome.id, e.outcome.passing, e.outcome.link
+            );
         }
         out.push('\n');
     }

@@ -1,25 +1,31 @@
 //! `e2ee report`: merges the results records of every level into what an auditor, a reviewer and
 //! a CI job each read — `index.html` (one self-contained file), `summary.md`, `results.json`
-//! (validated against `reports/schema/report-v1.schema.json`) and `junit.xml`.
+//! (validated against `reports/schema/report-v2.schema.json`) and `junit.xml`.
 //!
-//! The verdict comes first: "no server could decrypt" only when every check met its
-//! expectation, else exactly what failed. Then one matrix per level, in the manner of
-//! Autobahn's reports: protocol × property (design), client × vector file and client pair ×
-//! scenario (implementation), participant × call check (deployment). What was not checked is
-//! listed with its reasons, never folded into a pass.
+//! The security questions come first — could the server decrypt, could a removed member read
+//! on, could a joiner read history — each answered from the checks that asked it, across the
+//! three levels (seeded bugs aside). Then the findings: failures grouped by root cause, each
+//! once, expected or not. Then one matrix per level, in the manner of Autobahn's reports, each
+//! placed by the check's typed scope: protocol × property (design), client × vector file and
+//! client pair × scenario (implementation), participant × call check (deployment). What was not
+//! checked is listed with its reasons, never folded into a pass.
 
 mod html;
 mod junit;
 mod markdown;
 pub mod svg;
 
-use crate::results::{Check, Level, Machine, Run, ToolInfo, Verdict};
+use crate::findings::{Finding, FindingStatus};
+use crate::results::{
+    Check, ExpectationOutcome, ExpectationStatus, Level, Machine, Question, Run, Scope, ToolInfo,
+    Verdict, SECURITY_QUESTIONS,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The shape version of [`Report`] (`results.json`).
-pub const REPORT_SCHEMA_VERSION: u32 = 1;
+pub const REPORT_SCHEMA_VERSION: u32 = 2;
 
 /// Writing a report.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +48,8 @@ pub struct Rejected {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Source {
     pub file: String,
+    /// The results schema version it was written in (1 is converted: no scopes, no questions).
+    pub schema_version: u32,
     pub command: String,
     pub started: String,
     pub duration_secs: f64,
@@ -80,7 +88,39 @@ pub struct Report {
     pub vector_sources: Vec<String>,
     pub sources: Vec<Source>,
     pub rejected: Vec<Rejected>,
+    /// The security questions, answered.
+    pub answers: Vec<Answer>,
+    /// Every failure, grouped by root cause.
+    pub findings: Vec<Finding>,
+    /// The expectations each input was judged against, and what became of them.
+    pub expectations: Vec<SourcedExpectation>,
     pub checks: Vec<SourcedCheck>,
+}
+
+/// An input's expectation and its outcome.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourcedExpectation {
+    pub source: usize,
+    #[serde(flatten)]
+    pub outcome: ExpectationOutcome,
+}
+
+/// One security question, answered from the checks that asked it (controls aside).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Answer {
+    pub question: Question,
+    /// "no" (asked, never shown), "yes" (some check shows it), "not asked".
+    pub answer: String,
+    /// The answer in a sentence.
+    pub text: String,
+    /// Checks that asked it and passed, per level.
+    pub passed: BTreeMap<Level, usize>,
+    /// Checks that asked it and failed (expected or not), per level.
+    pub failed: BTreeMap<Level, usize>,
+    /// Checks whose question could not be asked (not-applicable), or were not run.
+    pub not_asked: usize,
+    /// The findings that answer yes.
+    pub findings: Vec<String>,
 }
 
 /// A cell of a matrix: the verdicts of the checks behind it.
@@ -92,11 +132,13 @@ pub struct Cell {
 }
 
 impl Cell {
-    /// What the cell shows: a fail if any check failed, else a pass if any passed, else the
-    /// most common other verdict.
+    /// What the cell shows: a fail if any check failed, else an expected fail if any failed
+    /// as expected, else a pass if any passed, else the most common other verdict.
     pub fn verdict(&self) -> Option<Verdict> {
-        if self.counts.contains_key(&Verdict::Fail) {
-            return Some(Verdict::Fail);
+        for v in [Verdict::Fail, Verdict::ExpectedFail] {
+            if self.counts.contains_key(&v) {
+                return Some(v);
+            }
         }
         if self.counts.contains_key(&Verdict::Pass) {
             return Some(Verdict::Pass);
@@ -176,13 +218,23 @@ impl Report {
     pub fn from_runs(runs: Vec<(String, Run)>, rejected: Vec<Rejected>) -> Report {
         let mut sources = Vec::new();
         let mut checks = Vec::new();
+        let mut expectations = Vec::new();
         let mut vector_sources = BTreeSet::new();
         for (i, (file, run)) in runs.into_iter().enumerate() {
             if let Some(dir) = vectors_dir(&run.command) {
                 vector_sources.insert(dir);
             }
+            expectations.extend(
+                run.expectations
+                    .iter()
+                    .cloned()
+                    .map(|outcome| SourcedExpectation { source: i, outcome }),
+            );
             sources.push(Source {
                 file,
+                schema_version: run
+                    .read_from_version
+                    .unwrap_or(crate::results::RESULTS_SCHEMA_VERSION),
                 command: run.command.clone(),
                 started: run.started.clone(),
                 duration_secs: run.duration_secs,
@@ -207,6 +259,9 @@ impl Report {
                     .into(),
             );
         }
+        let plain: Vec<&Check> = checks.iter().map(|c: &SourcedCheck| &c.check).collect();
+        let findings = crate::findings::group(&plain);
+        let answers = answers(&plain, &findings);
         Report {
             report_schema_version: REPORT_SCHEMA_VERSION,
             generated: crate::results::rfc3339_utc(std::time::SystemTime::now()),
@@ -216,10 +271,14 @@ impl Report {
             vector_sources,
             sources,
             rejected,
+            answers,
+            findings,
+            expectations,
             checks,
         }
     }
 
+    /// The unexpected failures.
     pub fn failed(&self) -> Vec<&SourcedCheck> {
         self.checks
             .iter()
@@ -227,67 +286,107 @@ impl Report {
             .collect()
     }
 
-    /// The failures grouped by level and subject, in the order they came.
-    pub fn failures_by_subject(&self) -> Vec<((Level, String), Vec<&SourcedCheck>)> {
-        let mut groups: Vec<((Level, String), Vec<&SourcedCheck>)> = Vec::new();
-        for c in self.failed() {
-            let key = (c.check.level, c.check.subject.clone());
-            match groups.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, v)) => v.push(c),
-                None => groups.push((key, vec![c])),
-            }
-        }
-        groups
+    /// Failures a known finding's expectation covers.
+    pub fn expected_failures(&self) -> usize {
+        self.checks
+            .iter()
+            .filter(|c| c.check.verdict == Verdict::ExpectedFail)
+            .count()
     }
 
-    /// 0: every check met its expectation and every input was read; 1: a check failed or an
-    /// input was rejected; 2: no input could be read at all.
+    /// Expectations whose checks ran and no longer fail.
+    pub fn stale(&self) -> Vec<&SourcedExpectation> {
+        self.expectations
+            .iter()
+            .filter(|e| e.outcome.status == ExpectationStatus::Stale)
+            .collect()
+    }
+
+    /// 0: every check met its expectation (known findings included) and every input was
+    /// read; 1: an unexpected failure, a stale expectation or a rejected input; 2: no input
+    /// could be read at all.
     pub fn exit_code(&self) -> u8 {
         if self.sources.is_empty() && !self.rejected.is_empty() {
             2
-        } else if !self.failed().is_empty() || !self.rejected.is_empty() {
+        } else if !self.failed().is_empty() || !self.stale().is_empty() || !self.rejected.is_empty()
+        {
             1
         } else {
             0
         }
     }
 
-    /// The verdict in one sentence.
+    /// Whether a CI gate passes: see [`Report::exit_code`].
+    pub fn ok(&self) -> bool {
+        self.exit_code() == 0 && !self.checks.is_empty()
+    }
+
+    /// The verdict for a CI job, in one sentence: unexpected failures, stale expectations and
+    /// known findings, counted.
     pub fn headline(&self) -> String {
-        let failed = self.failed();
         if self.checks.is_empty() {
             return "Nothing was checked: no results record could be read.".into();
         }
-        if failed.is_empty() && self.rejected.is_empty() {
-            let server: Vec<&SourcedCheck> = self
-                .checks
-                .iter()
-                .filter(|c| c.check.verdict == Verdict::Pass && is_server_check(&c.check))
-                .collect();
-            if server.is_empty() {
-                format!(
-                    "Every check met its expectation ({}), but none of them asked whether a \
-                     server could decrypt.",
-                    crate::results::summary_line(&self.plain_checks())
-                )
-            } else {
-                format!(
-                    "No server could decrypt: every check met its expectation ({}).",
-                    crate::results::summary_line(&self.plain_checks())
-                )
-            }
-        } else if failed.is_empty() {
-            format!(
-                "Every check read met its expectation, but {} results file{} could not be read.",
-                self.rejected.len(),
-                if self.rejected.len() == 1 { "" } else { "s" }
-            )
-        } else {
-            format!(
-                "{} of {} checks failed their expectation.",
+        let failed = self.failed();
+        let unexpected: Vec<&Finding> = self
+            .findings
+            .iter()
+            .filter(|f| f.status != FindingStatus::Expected)
+            .collect();
+        let expected = self.findings.len() - unexpected.len();
+        let known = match (expected, self.expected_failures()) {
+            (0, _) => String::new(),
+            (f, n) => format!(
+                ", {f} known finding{} ({n} expected failure{})",
+                plural(f),
+                plural(n)
+            ),
+        };
+        let mut parts = Vec::new();
+        if !failed.is_empty() {
+            parts.push(format!(
+                "{} of {} checks failed unexpectedly ({} finding{}: {})",
                 failed.len(),
+                self.checks.len(),
+                unexpected.len(),
+                plural(unexpected.len()),
+                unexpected
+                    .iter()
+                    .map(|f| f.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        let stale = self.stale();
+        if !stale.is_empty() {
+            parts.push(format!(
+                "{} stale expectation{} (no longer fail{}: {})",
+                stale.len(),
+                plural(stale.len()),
+                if stale.len() == 1 { "s" } else { "" },
+                stale
+                    .iter()
+                    .map(|e| e.outcome.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if !self.rejected.is_empty() {
+            parts.push(format!(
+                "{} results file{} could not be read",
+                self.rejected.len(),
+                plural(self.rejected.len())
+            ));
+        }
+        if parts.is_empty() {
+            format!(
+                "Every check met its expectation: {} checks{known}.",
                 self.checks.len()
             )
+        } else if known.is_empty() {
+            format!("{}.", parts.join("; "))
+        } else {
+            format!("{}; besides,{}.", parts.join("; "), &known[1..])
         }
     }
 
@@ -295,7 +394,8 @@ impl Report {
         self.checks.iter().map(|c| c.check.clone()).collect()
     }
 
-    /// The matrices, in level order; empty ones left out.
+    /// The matrices, in level order; empty ones left out. Each check lands where its scope
+    /// says; inputs and version-1 checks, which have no place in them, are in no matrix.
     pub fn matrices(&self) -> Vec<Matrix> {
         let mut design = Matrix::new("Design: protocol × property", "protocol");
         let mut vectors = Matrix::new("Implementation: client × vector file", "client");
@@ -304,41 +404,40 @@ impl Report {
         for (i, c) in self.checks.iter().enumerate() {
             let c = &c.check;
             let v = c.verdict;
-            match c.level {
-                Level::Design => design.add(c.subject.clone(), c.name.clone(), v, i),
-                Level::Implementation => {
-                    if let Some(pair) = client_pair(&c.name) {
-                        interop.add(pair, c.subject.clone(), v, i);
-                    } else if let Some((file, _)) = c.name.split_once('[') {
-                        vectors.add(c.subject.clone(), file.to_string(), v, i);
-                    } else {
-                        vectors.add(c.subject.clone(), c.name.clone(), v, i);
-                    }
+            match &c.scope {
+                Scope::Design { .. } => design.add(c.subject.clone(), c.name.clone(), v, i),
+                Scope::Vector { client, file, .. } => {
+                    vectors.add(client.clone(), file.clone(), v, i)
                 }
-                Level::Deployment => {
-                    let m = live.entry(c.subject.clone()).or_insert_with(|| {
+                Scope::Interop { assignment, .. } => {
+                    interop.add(Scope::client_pair(assignment), c.scope.label(), v, i)
+                }
+                Scope::Live {
+                    call, participant, ..
+                } => {
+                    let m = live.entry(call.clone()).or_insert_with(|| {
                         Matrix::new(
-                            &format!("Deployment: participant × call check — {}", c.subject),
+                            &format!("Deployment: participant × call check — {call}"),
                             "participant",
                         )
                     });
-                    let who_all = participants(c);
-                    if who_all.is_empty() {
-                        m.add("(the SFU)".into(), c.name.clone(), v, i);
-                    }
-                    for who in who_all {
-                        // A participant's cell fails only where the evidence names it.
-                        let named = c
-                            .evidence
-                            .as_ref()
-                            .is_some_and(|e| e.steps.iter().any(|s| s.starts_with(&who)));
-                        let verdict = match v {
-                            Verdict::Fail if !named => Verdict::Pass,
-                            other => other,
+                    if let Some(p) = participant {
+                        m.add(p.clone(), c.name.clone(), v, i);
+                    } else if !c.parties.is_empty() {
+                        // A participant's cell fails only where the check found its fault.
+                        for p in &c.parties {
+                            m.add(p.party.clone(), c.name.clone(), p.verdict, i);
+                        }
+                    } else {
+                        let row = if c.question == Question::ServerBlind {
+                            "(the SFU)"
+                        } else {
+                            "(the call)"
                         };
-                        m.add(who, c.name.clone(), verdict, i);
+                        m.add(row.into(), c.name.clone(), v, i);
                     }
                 }
+                Scope::Input { .. } | Scope::Unscoped { .. } => {}
             }
         }
         let mut out = vec![design, vectors, interop];
@@ -347,11 +446,30 @@ impl Report {
         out
     }
 
+    /// Inputs of schema version 1, and what the report cannot show of them.
+    pub fn v1_notes(&self) -> Vec<String> {
+        self.sources
+            .iter()
+            .filter(|s| s.schema_version == crate::results::RESULTS_SCHEMA_V1)
+            .map(|s| {
+                format!(
+                    "{} is a version-1 results record: its {} checks count in the totals and \
+                     the findings, but v1 recorded no scope or question, so they are in no \
+                     matrix and no security answer (re-run the command for a v2 record)",
+                    s.file, s.checks
+                )
+            })
+            .collect()
+    }
+
     /// Checks not judged pass or fail, grouped by verdict and reason.
     pub fn not_checked(&self) -> BTreeMap<(Verdict, String), Vec<usize>> {
         let mut out: BTreeMap<(Verdict, String), Vec<usize>> = BTreeMap::new();
         for (i, c) in self.checks.iter().enumerate() {
-            if !matches!(c.check.verdict, Verdict::Pass | Verdict::Fail) {
+            if !matches!(
+                c.check.verdict,
+                Verdict::Pass | Verdict::Fail | Verdict::ExpectedFail
+            ) {
                 out.entry((c.check.verdict, c.check.reason.clone()))
                     .or_default()
                     .push(i);
@@ -476,41 +594,93 @@ fn components() -> Vec<Component> {
     out
 }
 
-/// An interop run's clients ("suite 1, private handshake, alice=openmls bob=mls-rs"): the
-/// distinct clients, in order, joined by ×.
-fn client_pair(name: &str) -> Option<String> {
-    let (_, assignment) = name.rsplit_once(", ")?;
-    let mut clients: Vec<&str> = assignment
-        .split_whitespace()
-        .map(|a| a.split_once('=').map(|(_, c)| c))
-        .collect::<Option<Vec<_>>>()?;
-    if clients.is_empty() {
-        return None;
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
     }
-    clients.sort_unstable();
-    clients.dedup();
-    Some(clients.join(" × "))
 }
 
-/// The participants a live check's figures name ("alice.sent").
-fn participants(c: &Check) -> Vec<String> {
-    let mut out: Vec<String> = c
-        .figures
-        .keys()
-        .filter_map(|k| k.strip_suffix(".sent"))
-        .map(str::to_string)
-        .collect();
-    out.sort();
-    out
-}
-
-/// A check that asks whether a server could read what it carried.
-fn is_server_check(c: &Check) -> bool {
-    let n = c.name.to_lowercase();
-    n.contains("sfu opens nothing")
-        || n.contains("delivery service")
-        || n.contains("server")
-        || c.level == Level::Design
+/// The three security questions, each answered from the checks that asked it. Seeded bugs
+/// (mutants, controls) are left out: they show the tool can fail, not how the system fares.
+fn answers(checks: &[&Check], findings: &[Finding]) -> Vec<Answer> {
+    SECURITY_QUESTIONS
+        .iter()
+        .map(|q| {
+            let mut passed: BTreeMap<Level, usize> = BTreeMap::new();
+            let mut failed: BTreeMap<Level, usize> = BTreeMap::new();
+            let mut not_asked = 0;
+            let mut failing = BTreeSet::new();
+            for (i, c) in checks.iter().enumerate() {
+                if c.question != *q || c.scope.control().is_some() {
+                    continue;
+                }
+                match c.verdict {
+                    Verdict::Pass => *passed.entry(c.level).or_default() += 1,
+                    Verdict::Fail | Verdict::ExpectedFail => {
+                        *failed.entry(c.level).or_default() += 1;
+                        failing.insert(i);
+                    }
+                    _ => not_asked += 1,
+                }
+            }
+            let findings: Vec<String> = findings
+                .iter()
+                .filter(|f| f.checks.iter().any(|i| failing.contains(i)))
+                .map(|f| f.id.clone())
+                .collect();
+            let by_level = |m: &BTreeMap<Level, usize>| {
+                m.iter()
+                    .map(|(l, n)| format!("{} {n}", markdown::level(*l)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let total = |m: &BTreeMap<Level, usize>| m.values().sum::<usize>();
+            let unasked = if not_asked > 0 {
+                format!("; {not_asked} more could not ask it (not-applicable or not run)")
+            } else {
+                String::new()
+            };
+            let (answer, text) = if !failed.is_empty() {
+                (
+                    "yes",
+                    format!(
+                        "yes — in {} check{} ({}): finding{} {}",
+                        total(&failed),
+                        plural(total(&failed)),
+                        by_level(&failed),
+                        plural(findings.len()),
+                        findings.join(", ")
+                    ),
+                )
+            } else if !passed.is_empty() {
+                (
+                    "no",
+                    format!(
+                        "no, in {} check{} across {}{unasked}",
+                        total(&passed),
+                        plural(total(&passed)),
+                        by_level(&passed)
+                    ),
+                )
+            } else {
+                (
+                    "not asked",
+                    format!("not asked: no check asked it{unasked}"),
+                )
+            };
+            Answer {
+                question: q.clone(),
+                answer: answer.into(),
+                text,
+                passed,
+                failed,
+                not_asked,
+                findings,
+            }
+        })
+        .collect()
 }
 
 /// Escapes text for HTML and XML.

@@ -14,7 +14,7 @@ mod run_mls;
 mod run_sframe;
 
 use crate::clients::{ClientError, MlsClient, SframeClient};
-use crate::results::{Check, Level, Verdict};
+use crate::results::{Check, Level, Question, Scope, Verdict};
 use formats::Format;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -131,15 +131,21 @@ impl Outcome {
             if let Some(case) = &e.case {
                 name.push_str(&format!("[{case}]"));
             }
-            checks.push(Check {
+            let scope = Scope::Input {
                 level: Level::Implementation,
-                subject: "input".into(),
-                name,
-                verdict: Verdict::Skipped,
-                reason: format!("not read: {e}"),
-                evidence: None,
-                figures: BTreeMap::new(),
-            });
+                file: e.file.display().to_string(),
+                case: e.case.clone(),
+            };
+            checks.push(
+                Check::new(
+                    scope,
+                    Question::Input,
+                    name,
+                    Verdict::Skipped,
+                    format!("not read: {e}"),
+                )
+                .with_subject("input"),
+            );
         }
         checks
     }
@@ -329,15 +335,13 @@ impl FileCtx<'_> {
         if let Some(s) = suite {
             name.push_str(&format!(" suite {s}"));
         }
-        Check {
-            level: Level::Implementation,
-            subject: client.to_string(),
-            name,
-            verdict,
-            reason: reason.into(),
-            evidence: None,
-            figures: BTreeMap::new(),
-        }
+        let scope = Scope::Vector {
+            client: client.to_string(),
+            file: self.name.to_string(),
+            case: label.to_string(),
+            suite,
+        };
+        Check::new(scope, Question::Conformance, name, verdict, reason)
     }
 
     /// The verdict a client error means.
