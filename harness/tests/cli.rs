@@ -393,3 +393,155 @@ fn sframe_vectors_run_and_are_recorded() {
         .iter()
         .all(|c| c.level == e2ee_harness::results::Level::Implementation));
 }
+
+/// The shipped known findings, as a file a test can edit.
+fn known_findings() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../expectations/known-findings.toml");
+    std::fs::read_to_string(path).unwrap()
+}
+
+/// `text` without the `[[expect]]` entry whose id is `id`.
+fn without(text: &str, id: &str) -> String {
+    let mut entries: Vec<&str> = text.split("[[expect]]").collect();
+    let before = entries.len();
+    entries.retain(|e| !e.contains(&format!("id = \"{id}\"")));
+    assert_eq!(entries.len() + 1, before, "{id} is one entry");
+    entries.join("[[expect]]")
+}
+
+fn write_expectations(name: &str, text: &str) -> PathBuf {
+    let path = json_path(name).with_extension("toml");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Expectations as a CI gate, on the real vectors: with the shipped known findings the vectors
+/// exit 0 (every failure expected, the record says which); without one of them exit 1 naming
+/// that finding; with an expectation that no longer fails exit 1 saying it is stale; a bad file
+/// is a usage error naming it.
+#[test]
+fn expectations_gate_the_exit_code() {
+    let dir = e2ee_harness::vectors::dir_for_tests();
+    let dir = dir.to_str().unwrap();
+    let shipped = write_expectations("known", &known_findings());
+    let json = json_path("expected");
+    let out = e2ee(&[
+        "vectors",
+        "--vectors",
+        dir,
+        "--expect",
+        shipped.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(code(&out), 0, "{stdout}{}", stderr(&out));
+    let run = Run::read_json(&json).unwrap();
+    assert!(run.checks.iter().all(|c| c.verdict != Verdict::Fail));
+    let expected: Vec<&str> = run
+        .checks
+        .iter()
+        .filter(|c| c.verdict == Verdict::ExpectedFail)
+        .map(|c| c.expected.as_ref().unwrap().id.as_str())
+        .collect();
+    for id in ["openmls-reinit-ratchet-tree", "mls-rs-leaf-index-limit"] {
+        assert!(expected.contains(&id), "{id}");
+    }
+    // The design and interop entries had nothing to judge here: unexercised, not stale.
+    let status = |id: &str| {
+        run.expectations
+            .iter()
+            .find(|e| e.id == id)
+            .map(|e| e.status)
+            .unwrap()
+    };
+    use e2ee_harness::results::ExpectationStatus;
+    assert_eq!(status("orange-fork-at-5"), ExpectationStatus::Unexercised);
+    assert_eq!(status("mls-rs-leaf-index-limit"), ExpectationStatus::Met);
+
+    // One finding's expectation deleted: exit 1, and that finding is named.
+    let missing = write_expectations(
+        "missing",
+        &without(&known_findings(), "mls-rs-leaf-index-limit"),
+    );
+    let out = e2ee(&[
+        "vectors",
+        "--vectors",
+        dir,
+        "--expect",
+        missing.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(code(&out), 1, "{stdout}");
+    assert!(
+        stdout.contains("unexpected: finding `mls-rs-leaf-index-limit` (299 checks)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("finding `openmls-reinit-ratchet-tree`"), "{stdout}");
+
+    // An expectation for checks that pass: stale, exit 1.
+    let stale = write_expectations(
+        "stale",
+        &format!(
+            "{}\n[[expect]]\nid = \"sframe-frames\"\nreason = \"fixed long ago\"\nlink = \"x\"\n\
+             [expect.match]\nkind = \"vector\"\nclient = \"sframe\"\n",
+            known_findings()
+        ),
+    );
+    let out = e2ee(&["vectors", "--vectors", dir, "--expect", stale.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(code(&out), 1, "{stdout}");
+    assert!(stdout.contains("stale expectation `sframe-frames`"), "{stdout}");
+
+    // The raw view: the failures are failures.
+    let out = e2ee(&["vectors", "--vectors", dir, "--expect", "none"]);
+    assert_eq!(code(&out), 1);
+
+    // A missing or malformed file: exit 2, named, before anything runs.
+    let out = e2ee(&["vectors", "--vectors", dir, "--expect", "/nonexistent.toml"]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("/nonexistent.toml"), "{}", stderr(&out));
+    let bad = write_expectations("bad", "[[expect]]\nid = \"x\"\n");
+    let out = e2ee(&["vectors", "--vectors", dir, "--expect", bad.to_str().unwrap()]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains(&format!("{} is not a valid expectations file", bad.display())),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// The interop finding, expected and not: openmls's PSK-order commits in the commit scenarios.
+#[test]
+fn the_interop_finding_is_expected_by_the_shipped_file() {
+    let dir = e2ee_harness::vectors::dir_for_tests();
+    let config = dir.join("mls-interop/commit.json");
+    let config = config.to_str().unwrap();
+    let args = |expect: &str| {
+        vec![
+            "interop".to_string(),
+            "--config".into(),
+            config.into(),
+            "--suite".into(),
+            "1".into(),
+            "--random".into(),
+            "2026".into(),
+            "--sample".into(),
+            "2".into(),
+            "--expect".into(),
+            expect.into(),
+        ]
+    };
+    let shipped = write_expectations("interop-known", &known_findings());
+    let run = |a: Vec<String>| {
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        e2ee(&a)
+    };
+    let out = run(args("none"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(code(&out), 1, "the sample holds openmls PSK commits: {stdout}");
+    assert!(stdout.contains("finding `openmls-psk-order`"), "{stdout}");
+    let out = run(args(shipped.to_str().unwrap()));
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+}
