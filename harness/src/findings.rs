@@ -43,9 +43,12 @@ pub static KNOWN_CAUSES: &[KnownCause] = &[
         id: "orange-fork-at-5",
         title: "Orange Meets' published algorithm forks a joiner at MaxTotalUsers 5",
         what: "At the bound Cloudflare checked (MaxTotalUsers = 5), with an honest server, a \
-               joiner ends in a fork of the group: members disagree on the epoch \
-               (epoch_agreement) and never converge (convergence). TLC reported no violation \
-               because Cloudflare's spec has no property that compares members' epochs.",
+               DC Welcomes a joiner into epoch 3 and leaves before sending the Add; the next \
+               DC Welcomes it again into its own epoch 3 with another secret, which the joiner \
+               ignores. The joiner holds the departed DC's secret while the group holds the \
+               new one (epoch_agreement fails) and refuses every later commit (convergence \
+               fails). In Cloudflare's spec both are \"epoch 3\", so EndWithEqualEpochs \
+               cannot see it.",
         fault: "protocol: Cloudflare Orange Meets, designated-committer algorithm \
                 (orange_draft1.tla), modelled as orange-dc-keys",
         reference: "github.com/cloudflareresearch/orange-e2ee-model-check @404f994 \

@@ -218,8 +218,9 @@ struct LiveArgs {
     /// A call script (TOML) [default: the built-in one, four participants, every event].
     #[arg(long, value_name = "FILE", conflicts_with = "participants")]
     script: Option<PathBuf>,
-    /// Instead of a script: N participants, joining 200 ms apart, then a rotation, a mute, a
-    /// kick and a leave.
+    /// Instead of a script: N participants, joining 200 ms apart (the last 1.5 s after the one
+    /// before it, so a joiner is fed frames older than the grace window), then a rotation, a
+    /// mute, a kick and a leave.
     #[arg(long, value_name = "N")]
     participants: Option<usize>,
     /// The MLS clients the generated participants use in turn (with --participants).

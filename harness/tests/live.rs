@@ -87,6 +87,94 @@ async fn history_is_caught_by_the_joiners() {
     assert_eq!(j.checks[0].verdict, Verdict::Pass, "{}", j.checks[0].reason);
 }
 
+/// A generated call (`e2ee live --participants N`), judged.
+async fn generated_call(n: usize, control: Option<LiveControl>) -> checks::Judged {
+    let _one = ONE_CALL.lock().await;
+    let clients = ["openmls", "mls-rs"];
+    let s = script::parse("generated", &script::generated(n, &clients), &clients).unwrap();
+    let out = call::run(s, "127.0.0.1:0".parse().unwrap(), control, 1)
+        .await
+        .unwrap();
+    checks::judge(&out, &format!("live/generated ({n} participants)"))
+}
+
+fn joiners_check(j: &checks::Judged) -> &e2ee_harness::results::Check {
+    j.checks
+        .iter()
+        .find(|c| c.name == "joiners open nothing older")
+        .unwrap()
+}
+
+/// Issue 13: at 3 and 4 participants nothing older than the grace window ever reached a joiner,
+/// and at any size the epoch before a join lasted less than the window, so check 4 passed
+/// under `--control history` without asking. Generated calls now have a late joiner, and the
+/// history control fails check 4 at every size, naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_is_caught_by_the_late_joiner_of_generated_calls() {
+    for n in [4, 6, 16] {
+        let j = generated_call(n, Some(LiveControl::History)).await;
+        let c = joiners_check(&j);
+        assert_eq!(c.verdict, Verdict::Fail, "{n} participants: {}", c.reason);
+        let steps = c.evidence.as_ref().unwrap().steps.join("\n");
+        let late = format!("p{:03} (added at ", n - 1);
+        assert!(steps.contains(&late), "{n} participants: {steps}");
+        // The key travelled inside MLS: the SFU still opens nothing.
+        assert_eq!(j.checks[0].verdict, Verdict::Pass, "{}", j.checks[0].reason);
+    }
+}
+
+/// Without a control, check 4 is asked (frames from before a join reached the joiners, replayed
+/// by the SFU) and passes, at the smallest and a larger call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_calls_feed_joiners_old_frames_and_pass() {
+    for n in [3, 16] {
+        let j = generated_call(n, None).await;
+        assert_eq!(verdicts(&j), v([Verdict::Pass; 4]), "{n}: {:#?}", j.checks);
+        let reason = &joiners_check(&j).reason;
+        let fed: usize = reason
+            .split_whitespace()
+            .next()
+            .and_then(|w| w.parse().ok())
+            .unwrap_or(0);
+        assert!(fed > 0, "{n} participants: {reason}");
+        assert!(
+            reason.contains(&format!(" of the {} joiners: none opened", n - 1)),
+            "{reason}"
+        );
+    }
+}
+
+/// Everyone joins at the call's start: nobody joined after it began, so check 4 asked nothing
+/// and says so (not a pass).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_without_joiners_leaves_check_4_not_applicable() {
+    let _one = ONE_CALL.lock().await;
+    let mut text = String::from("committer = \"designated\"\ngrace_ms = 300\ntail_ms = 2000\n");
+    for (name, client) in [("a", "openmls"), ("b", "mls-rs"), ("c", "openmls")] {
+        text += &format!(
+            "[[participant]]\nname = \"{name}\"\nclient = \"{client}\"\n[[event]]\nat_ms = 0\naction = \"join\"\nparticipant = \"{name}\"\n"
+        );
+    }
+    let s = script::parse("together", &text, &["openmls", "mls-rs"]).unwrap();
+    let out = call::run(s, "127.0.0.1:0".parse().unwrap(), None, 2)
+        .await
+        .unwrap();
+    let j = checks::judge(&out, "live/together");
+    assert_eq!(
+        verdicts(&j),
+        v([
+            Verdict::Pass,
+            Verdict::Pass,
+            Verdict::NotApplicable,
+            Verdict::NotApplicable
+        ]),
+        "{:#?}",
+        j.checks
+    );
+    assert_eq!(j.checks[2].reason, "nobody left or was kicked");
+    assert_eq!(j.checks[3].reason, "nobody joined after the call began");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_sender_key_is_caught_by_the_members() {
     let j = default_call(Some(LiveControl::StaleKey)).await;
@@ -142,6 +230,22 @@ fn a_bad_script_or_record_is_an_input_error_naming_the_line() {
         Some(2)
     );
     assert_eq!(e2ee(&["live", "--control", "nope"]).status.code(), Some(2));
+}
+
+/// The CLI: the smallest call with a joiner after the start fails check 4 under the history
+/// control (exit 1), naming the late joiner.
+#[test]
+fn e2ee_live_with_three_participants_fails_the_history_control() {
+    let _one = ONE_CALL.blocking_lock();
+    let out = e2ee(&["live", "--participants", "3", "--control", "history"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("joiners open nothing older"))
+        .unwrap_or_default();
+    assert!(line.starts_with("fail "), "{stdout}");
+    assert!(line.contains("p002 (added at "), "{line}");
 }
 
 #[test]

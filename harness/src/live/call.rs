@@ -428,7 +428,8 @@ async fn participant_inner(
     let mut video_tick =
         tokio::time::interval(Duration::from_millis(MediaKind::Video.interval_ms()));
     let (mut active, mut muted) = (true, false);
-    let mut waiting: std::collections::VecDeque<(MediaKind, Vec<u8>)> = Default::default();
+    // Frames waiting for a key, with when they came.
+    let mut waiting: std::collections::VecDeque<(Instant, MediaKind, Vec<u8>)> = Default::default();
     let mut keys_seen = 0usize;
     // Its own commit awaiting the race's outcome (under `any`).
     let mut pending: Option<Vec<u8>> = None;
@@ -438,7 +439,13 @@ async fn participant_inner(
         // New keys: retry the frames waiting for one.
         if me.key_count() != keys_seen {
             keys_seen = me.key_count();
-            waiting.retain(|(kind, payload)| {
+            while waiting
+                .front()
+                .is_some_and(|(came, ..)| came.elapsed() > WAIT_FOR)
+            {
+                waiting.pop_front();
+            }
+            waiting.retain(|(_, kind, payload)| {
                 if me.receive(*kind, payload).is_err() {
                     return true;
                 }
@@ -569,10 +576,12 @@ async fn participant_inner(
                 let frame = sfu::frame_id(&payload);
                 if !opened {
                     // Frames wait a little for their key, as real clients buffer them.
-                    if waiting.len() == WAITING {
+                    while waiting.len() >= WAITING
+                        || waiting.front().is_some_and(|(came, ..)| came.elapsed() > WAIT_FOR)
+                    {
                         waiting.pop_front();
                     }
-                    waiting.push_back((kind, payload));
+                    waiting.push_back((Instant::now(), kind, payload));
                 }
                 let _ = ctx.log.send(Event::Received { who: ctx.name.clone(), kind, at: ctx.at(), frame, opened, retried: false });
             }
@@ -602,8 +611,13 @@ async fn within<T>(f: impl std::future::Future<Output = T>, what: &str) -> anyho
         .map_err(|_| anyhow::anyhow!("waited {} s for {what}", SETUP.as_secs()))
 }
 
-/// Frames a participant keeps waiting for a key (about a second of everyone's media).
-const WAITING: usize = 400;
+/// How long a frame waits for its key: a joiner's keys can come a second late (its Welcome
+/// waiting out an SCTP retransmission timeout), and by then a count of frames alone (it was
+/// 400, a third of a second of 15 senders) has dropped everything the SFU replayed to it.
+const WAIT_FOR: Duration = Duration::from_secs(2);
+
+/// At most this many frames wait (two seconds of 60 senders' audio and video).
+const WAITING: usize = 10_000;
 
 /// A new epoch: logged with its key (the checks' ground truth), and under the escrow control
 /// handed to the SFU.

@@ -6,6 +6,9 @@
 //! 3. a removed participant, still fed by the SFU, opens nothing sent after its removal (plus
 //!    the window);
 //! 4. a joiner opens nothing sent before its join (minus the window).
+//!
+//! A check whose question was never asked (nothing carried, no pair owed, nobody removed or
+//! fed after removal, nobody joined or fed from before a join) is not applicable, never a pass.
 
 use super::call::{CallOutcome, Event};
 use super::media::{MediaKind, BASE_KEY_LEN};
@@ -71,6 +74,11 @@ fn parties<'a>(
             },
         })
         .collect()
+}
+
+/// A check whose question the call never asked: not applicable, saying why.
+fn unasked(scope: &Scope, question: Question, name: &str, reason: String) -> Check {
+    Check::new(scope.clone(), question, name, Verdict::NotApplicable, reason)
 }
 
 pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
@@ -163,6 +171,17 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
         .zip(&committed)
         .filter_map(|(c, &(at, _))| Some((c.change.strip_prefix("join ")?, at)))
         .collect();
+    // Check 4 asks its question of those who joined after the call began (the script's first
+    // event) and were added; those who join with the creator are judged, but ask nothing.
+    let first_event = call.script.events.first().map_or(0, |e| e.at_ms);
+    let joiners: HashSet<&str> = call
+        .script
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::Join && e.at_ms > first_event)
+        .map(|e| e.participant.as_str())
+        .filter(|who| added.contains_key(who))
+        .collect();
     let changes: Vec<Duration> = committed.iter().map(|&(at, _)| at).collect();
     // Frames near an epoch change, or still in flight when the call ends, are not judged.
     let end = Duration::from_millis(call.script.end_ms());
@@ -187,23 +206,32 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
     }
     sfu_failures.dedup();
     sfu_failures.extend(server.decrypted.iter().cloned());
-    let sfu = check(
-        &scope,
-        Question::ServerBlind,
-        "the SFU opens nothing it carried",
-        &sfu_failures,
-        format!(
-            "{} frames and {} delivery-service messages recorded; {} key-sized windows of what the \
-             SFU was given tried as the base key of all {} epochs ({} sender-epochs); no canary, no \
-             member key ({}) in the record",
-            server.frames,
-            server.ds_messages,
-            server.candidate_keys,
-            server.epochs,
-            server.kids,
-            keys.len()
-        ),
-    );
+    let sfu_name = "the SFU opens nothing it carried";
+    let sfu = if sfu_failures.is_empty() && server.frames == 0 {
+        unasked(&scope, Question::ServerBlind, sfu_name,
+            format!(
+                "the SFU carried no frame: nothing to open ({} delivery-service messages \
+                 recorded, no canary and no member key ({}) in them)",
+                server.ds_messages,
+                keys.len()
+            ),
+        )
+    } else {
+        check(&scope, Question::ServerBlind, sfu_name,
+            &sfu_failures,
+            format!(
+                "{} frames and {} delivery-service messages recorded; {} key-sized windows of what \
+                 the SFU was given tried as the base key of all {} epochs ({} sender-epochs); no \
+                 canary, no member key ({}) in the record",
+                server.frames,
+                server.ds_messages,
+                server.candidate_keys,
+                server.epochs,
+                server.kids,
+                keys.len()
+            ),
+        )
+    };
 
     // 2-4. The participants.
     let mut missed = Vec::new();
@@ -211,9 +239,14 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
     let mut before_join = Vec::new();
     let mut opened_by: HashSet<(&str, u64)> = HashSet::new();
     let (mut expected, mut fed_removed, mut fed_early) = (0usize, 0usize, 0usize);
+    let mut fed_joiners: HashSet<&str> = HashSet::new();
     for e in &call.events {
         let Event::Received {
-            who, frame, opened, ..
+            who,
+            frame,
+            opened,
+            retried,
+            ..
         } = e
         else {
             continue;
@@ -226,7 +259,8 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
         }
         if let Some(&gone) = removed.get(who) {
             if at >= gone + grace {
-                fed_removed += 1;
+                // Fed once: a retry is the same frame opened later.
+                fed_removed += usize::from(!retried);
                 if *opened {
                     at_fault[1].insert(who.clone());
                     after_removal.push(format!(
@@ -241,7 +275,10 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
         let start = added.get(who.as_str()).or(joined.get(who.as_str()));
         match start {
             Some(&j) if at + grace <= j => {
-                fed_early += 1;
+                if !retried && joiners.contains(who.as_str()) {
+                    fed_early += 1;
+                    fed_joiners.insert(who.as_str());
+                }
                 if *opened {
                     at_fault[2].insert(who.clone());
                     before_join.push(format!(
@@ -283,41 +320,51 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
         }
     }
     missed.sort();
-    let members = check(
-        &scope,
-        Question::MembersRead,
-        "members open every frame sent while they are members",
-        &errors.iter().chain(&missed).cloned().collect::<Vec<_>>(),
+    let members_name = "members open every frame sent while they are members";
+    let not_judged = if unforwarded > 0 {
         format!(
-            "{expected} (frame, member) pairs outside the {} ms grace window around the {} epoch \
-             changes: all opened{}",
-            call.script.grace_ms,
-            changes.len(),
-            if unforwarded > 0 {
-                format!(
-                    " ({unforwarded} frames from members not judged: the SFU had no free slot \
-                     of the {} for their sender)",
-                    call.script.slots
-                )
-            } else {
-                String::new()
-            }
-        ),
-    );
-    let removed_check = if removed.is_empty() {
-        check(
-            &scope,
-            Question::RemovedBlind,
-            "removed participants open nothing newer",
-            &[],
-            String::new(),
+            " ({unforwarded} frames from members not judged: the SFU had no free slot of the {} \
+             for their sender)",
+            call.script.slots
         )
-        .not_applicable("nobody left or was kicked")
     } else {
-        check(
-            &scope,
-            Question::RemovedBlind,
-            "removed participants open nothing newer",
+        String::new()
+    };
+    let member_failures: Vec<String> = errors.iter().chain(&missed).cloned().collect();
+    let members = if member_failures.is_empty() && expected == 0 {
+        unasked(&scope, Question::MembersRead, members_name,
+            format!(
+                "no frame was owed to a member: none sent by a member while another was one, \
+                 outside the {} ms grace window around the {} epoch changes{not_judged}",
+                call.script.grace_ms,
+                changes.len(),
+            ),
+        )
+    } else {
+        check(&scope, Question::MembersRead, members_name,
+            &member_failures,
+            format!(
+                "{expected} (frame, member) pairs outside the {} ms grace window around the {} \
+                 epoch changes: all opened{not_judged}",
+                call.script.grace_ms,
+                changes.len(),
+            ),
+        )
+    };
+    let removed_name = "removed participants open nothing newer";
+    let removed_check = if removed.is_empty() {
+        unasked(&scope, Question::RemovedBlind, removed_name, "nobody left or was kicked".into())
+    } else if after_removal.is_empty() && fed_removed == 0 {
+        unasked(&scope, Question::RemovedBlind, removed_name,
+            format!(
+                "the SFU fed the {} removed participants no frame sent after their removal \
+                 (+{} ms)",
+                removed.len(),
+                call.script.grace_ms
+            ),
+        )
+    } else {
+        check(&scope, Question::RemovedBlind, removed_name,
             &after_removal,
             format!(
                 "the SFU fed the {} removed participants {fed_removed} frames sent after their \
@@ -327,16 +374,31 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
             ),
         )
     };
-    let joiners = check(
-        &scope,
-        Question::JoinerBlind,
-        "joiners open nothing older",
-        &before_join,
-        format!(
-            "{fed_early} frames sent before a participant's join (−{} ms) reached it: none opened",
-            call.script.grace_ms
-        ),
-    );
+    let joiners_name = "joiners open nothing older";
+    let joiners_check = if !before_join.is_empty() || fed_early > 0 {
+        check(&scope, Question::JoinerBlind, joiners_name,
+            &before_join,
+            format!(
+                "{fed_early} frames sent before a join (−{} ms) reached {} of the {} joiners: \
+                 none opened",
+                call.script.grace_ms,
+                fed_joiners.len(),
+                joiners.len()
+            ),
+        )
+    } else if joiners.is_empty() {
+        unasked(&scope, Question::JoinerBlind, joiners_name,
+            "nobody joined after the call began".into(),
+        )
+    } else {
+        unasked(&scope, Question::JoinerBlind, joiners_name,
+            format!(
+                "no frame sent before a join (−{} ms) reached any of the {} joiners",
+                call.script.grace_ms,
+                joiners.len()
+            ),
+        )
+    };
 
     // Rotation latency: script event to the last member on the epoch its commit made.
     let mut latencies = Vec::new();
@@ -376,7 +438,7 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
             from_request: last.map(|l| l.saturating_sub(c.requested)),
         });
     }
-    let mut checks = vec![sfu, members, removed_check, joiners];
+    let mut checks = vec![sfu, members, removed_check, joiners_check];
     for (c, at_fault) in checks[1..].iter_mut().zip(&at_fault) {
         if matches!(c.verdict, Verdict::Pass | Verdict::Fail) {
             c.parties = parties(tallies.keys(), at_fault);
@@ -404,5 +466,164 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
         checks,
         tallies,
         latencies,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::live::script;
+    use crate::live::sfu::{Committed, SfuReport};
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// `a` alone from 0; with `b`, `b` joins at 1000 and leaves at 3000.
+    fn outcome(with_b: bool, events: Vec<Event>) -> CallOutcome {
+        let mut text = String::from(
+            "committer = \"designated\"\ngrace_ms = 300\n\
+             [[participant]]\nname = \"a\"\nclient = \"openmls\"\n\
+             [[participant]]\nname = \"b\"\nclient = \"mls-rs\"\n\
+             [[event]]\nat_ms = 0\naction = \"join\"\nparticipant = \"a\"\n",
+        );
+        let mut committed = Vec::new();
+        if with_b {
+            text += "[[event]]\nat_ms = 1000\naction = \"join\"\nparticipant = \"b\"\n\
+                     [[event]]\nat_ms = 3000\naction = \"leave\"\nparticipant = \"b\"\n";
+            for (at, change) in [(1200, "join b"), (3100, "leave b")] {
+                committed.push(Committed {
+                    at: ms(at),
+                    committer: "a".into(),
+                    change: change.into(),
+                    requested: ms(at - 10),
+                });
+            }
+        }
+        let mut all = vec![
+            Event::Joined {
+                who: "a".into(),
+                at: ms(100),
+            },
+            Event::Epoch {
+                who: "a".into(),
+                epoch: 0,
+                key: vec![0; BASE_KEY_LEN],
+                at: ms(100),
+            },
+        ];
+        if with_b {
+            all.push(Event::Joined {
+                who: "b".into(),
+                at: ms(1205),
+            });
+        }
+        all.extend(events);
+        CallOutcome {
+            script: script::parse("t", &text, &["openmls", "mls-rs"]).unwrap(),
+            events: all,
+            sfu: SfuReport {
+                committed,
+                ..Default::default()
+            },
+            control: None,
+            fired: Vec::new(),
+        }
+    }
+
+    /// `a` sends frame `frame` at `sent`; `b` receives it, opened or not.
+    fn fed(frame: u64, sent: u64, opened: bool) -> [Event; 2] {
+        [
+            Event::Sent {
+                who: "a".into(),
+                kind: MediaKind::Audio,
+                at: ms(sent),
+                frame,
+            },
+            Event::Received {
+                who: "b".into(),
+                kind: MediaKind::Audio,
+                at: ms(sent + 5).max(ms(1150)),
+                frame,
+                opened,
+                retried: false,
+            },
+        ]
+    }
+
+    fn verdicts(j: &Judged) -> Vec<(Verdict, &str)> {
+        j.checks
+            .iter()
+            .map(|c| (c.verdict, c.reason.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn a_check_never_asked_is_not_applicable_and_says_why() {
+        // Alone: nothing carried, nobody owed a frame, nobody removed, nobody joined.
+        let j = judge(&outcome(false, Vec::new()), "t");
+        let v = verdicts(&j);
+        assert!(v.iter().all(|(v, _)| *v == Verdict::NotApplicable), "{v:?}");
+        assert!(v[0].1.starts_with("the SFU carried no frame"), "{}", v[0].1);
+        assert!(
+            v[1].1.starts_with("no frame was owed to a member"),
+            "{}",
+            v[1].1
+        );
+        assert_eq!(v[2].1, "nobody left or was kicked");
+        assert_eq!(v[3].1, "nobody joined after the call began");
+        // b joins and leaves, fed nothing from before its join or after its removal; one
+        // frame is owed to it and opened.
+        let j = judge(&outcome(true, fed(1, 2000, true).into()), "t");
+        let v = verdicts(&j);
+        assert_eq!(v[1].0, Verdict::Pass, "{}", v[1].1);
+        assert!(v[1].1.starts_with("1 (frame, member) pairs"), "{}", v[1].1);
+        assert_eq!(v[2].0, Verdict::NotApplicable);
+        assert_eq!(
+            v[2].1,
+            "the SFU fed the 1 removed participants no frame sent after their removal (+300 ms)"
+        );
+        assert_eq!(v[3].0, Verdict::NotApplicable);
+        assert_eq!(
+            v[3].1,
+            "no frame sent before a join (−300 ms) reached any of the 1 joiners"
+        );
+    }
+
+    #[test]
+    fn a_check_asked_passes_or_fails() {
+        // b is fed a frame from before its join and one from after its removal; opens neither.
+        let mut events: Vec<Event> = fed(1, 500, false).into();
+        events.extend(fed(2, 2000, true));
+        events.extend(fed(3, 3600, false));
+        let j = judge(&outcome(true, events.clone()), "t");
+        let v = verdicts(&j);
+        assert_eq!(v[2].0, Verdict::Pass, "{}", v[2].1);
+        assert!(v[2].1.contains(" 1 frames sent after"), "{}", v[2].1);
+        assert_eq!(v[3].0, Verdict::Pass, "{}", v[3].1);
+        assert_eq!(
+            v[3].1,
+            "1 frames sent before a join (−300 ms) reached 1 of the 1 joiners: none opened"
+        );
+        // Opening the old frame later (a key from history) fails check 4, naming b.
+        events.push(Event::Received {
+            who: "b".into(),
+            kind: MediaKind::Audio,
+            at: ms(1300),
+            frame: 1,
+            opened: true,
+            retried: true,
+        });
+        let j = judge(&outcome(true, events), "t");
+        let c = &j.checks[3];
+        assert_eq!(c.verdict, Verdict::Fail);
+        assert!(
+            c.reason
+                .starts_with("b (added at 1.20s) opened a's audio frame sent at 500"),
+            "{}",
+            c.reason
+        );
+        // Counted once: the retry is not a second frame fed.
+        assert_eq!(j.tallies["b"].received, 3);
     }
 }

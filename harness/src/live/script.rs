@@ -232,9 +232,11 @@ action = "leave"
 participant = "carol"
 "#;
 
-/// A script for `n` participants playing `clients` in turn: everyone joins 200 ms apart, then
-/// the second rotates, the third mutes and unmutes, the last is kicked and the third leaves
-/// (each only where there are enough participants).
+/// A script for `n` participants playing `clients` in turn: everyone but the last joins 200 ms
+/// apart, the last [`LATE_JOIN_MS`] after the one before it (a late joiner, the one check 4
+/// asks about: by then the call has media older than the grace window for the SFU to replay
+/// to it, under an epoch of its own), then the second rotates, the third mutes and unmutes,
+/// the last is kicked and the third leaves (each only where there are enough participants).
 pub fn generated(n: usize, clients: &[&str]) -> String {
     let mut t = format!(
         "# Generated: e2ee live --participants N\ncommitter = \"designated\"\ngrace_ms = 300\ntail_ms = 1500\nslots = {}\n",
@@ -257,6 +259,9 @@ pub fn generated(n: usize, clients: &[&str]) -> String {
         );
     };
     for i in 0..n {
+        if i > 0 && i + 1 == n {
+            at += LATE_JOIN_MS - 200;
+        }
         event(&mut t, at, "join", i);
         at += 200;
     }
@@ -279,6 +284,15 @@ pub fn generated(n: usize, clients: &[&str]) -> String {
     }
     t
 }
+
+/// How long after the one before it the last participant of a generated call joins. Connecting
+/// takes 200–600 ms here (ICE, DTLS, the data channel; measured) and the creator sends nothing
+/// before it is connected, so the joins 200 ms apart are added about 200 ms apart from the
+/// call's first frame on: at 3 or 4 participants nothing a joiner is fed is older than the 300 ms
+/// grace window, and at any size each of their previous epochs is shorter than the window, so
+/// its key (what a history feature hands over) opens only frames the window leaves unjudged. A
+/// later join finds both.
+pub const LATE_JOIN_MS: u64 = 1500;
 
 /// The benchmark's call (`e2ee live bench`): `n` participants of whom the first `speakers` send
 /// audio and video (the SFU forwards them to everyone; the rest listen, as in a large meeting).
@@ -494,6 +508,14 @@ mod tests {
         let s = parse("gen", &generated(4, CLIENTS), CLIENTS).unwrap();
         let kinds: BTreeSet<&str> = s.events.iter().map(|e| e.kind.name()).collect();
         assert_eq!(kinds.len(), 6);
+        // Everyone but the last 200 ms apart; the last joins late.
+        let joins: Vec<u64> = s
+            .events
+            .iter()
+            .filter(|e| e.kind == EventKind::Join)
+            .map(|e| e.at_ms)
+            .collect();
+        assert_eq!(joins, [0, 200, 400, 400 + LATE_JOIN_MS]);
     }
 
     #[test]
