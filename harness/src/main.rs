@@ -69,6 +69,10 @@ enum Command {
         /// Where to write the report.
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        /// Known findings to judge the inputs' failures against (TOML, as `e2ee check
+        /// --expect`), on top of any their commands were judged against.
+        #[arg(long, value_name = "FILE")]
+        expect: Option<PathBuf>,
     },
 }
 
@@ -458,8 +462,17 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             println!("report: {}", dir.join("index.html").display());
             Ok(report.exit_code())
         }
-        Command::Report { inputs, out } => {
-            let report = e2ee_harness::report::Report::from_files(&inputs);
+        Command::Report {
+            inputs,
+            out,
+            expect,
+        } => {
+            let expectations = expect
+                .as_deref()
+                .map(e2ee_harness::expect::Expectations::read)
+                .transpose()?;
+            let report =
+                e2ee_harness::report::Report::from_files_expecting(&inputs, expectations.as_ref());
             for r in &report.rejected {
                 eprintln!("error: {}", r.error);
             }

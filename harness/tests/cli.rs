@@ -478,7 +478,10 @@ fn expectations_gate_the_exit_code() {
         stdout.contains("unexpected: finding `mls-rs-leaf-index-limit` (299 checks)"),
         "{stdout}"
     );
-    assert!(!stdout.contains("finding `openmls-reinit-ratchet-tree`"), "{stdout}");
+    assert!(
+        !stdout.contains("finding `openmls-reinit-ratchet-tree`"),
+        "{stdout}"
+    );
 
     // An expectation for checks that pass: stale, exit 1.
     let stale = write_expectations(
@@ -489,24 +492,77 @@ fn expectations_gate_the_exit_code() {
             known_findings()
         ),
     );
-    let out = e2ee(&["vectors", "--vectors", dir, "--expect", stale.to_str().unwrap()]);
+    let out = e2ee(&[
+        "vectors",
+        "--vectors",
+        dir,
+        "--expect",
+        stale.to_str().unwrap(),
+    ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(code(&out), 1, "{stdout}");
-    assert!(stdout.contains("stale expectation `sframe-frames`"), "{stdout}");
+    assert!(
+        stdout.contains("stale expectation `sframe-frames`"),
+        "{stdout}"
+    );
 
-    // The raw view: the failures are failures.
-    let out = e2ee(&["vectors", "--vectors", dir, "--expect", "none"]);
+    // The raw view: the failures are failures; `e2ee report --expect` judges them afterwards.
+    let raw = json_path("raw");
+    let out = e2ee(&[
+        "vectors",
+        "--vectors",
+        dir,
+        "--expect",
+        "none",
+        "--json",
+        raw.to_str().unwrap(),
+    ]);
     assert_eq!(code(&out), 1);
+    let report_dir = raw.with_extension("report");
+    let report = |expect: Option<&Path>| {
+        let mut args = vec![
+            "report",
+            "--out",
+            report_dir.to_str().unwrap(),
+            "--in",
+            raw.to_str().unwrap(),
+        ];
+        if let Some(e) = expect {
+            args.extend(["--expect", e.to_str().unwrap()]);
+        }
+        e2ee(&args)
+    };
+    assert_eq!(code(&report(None)), 1);
+    let out = report(Some(&shipped));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(code(&out), 0, "{stdout}");
+    assert!(
+        stdout.contains("mls-rs-leaf-index-limit        expected"),
+        "{stdout}"
+    );
 
     // A missing or malformed file: exit 2, named, before anything runs.
     let out = e2ee(&["vectors", "--vectors", dir, "--expect", "/nonexistent.toml"]);
     assert_eq!(code(&out), 2);
-    assert!(stderr(&out).contains("/nonexistent.toml"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("/nonexistent.toml"),
+        "{}",
+        stderr(&out)
+    );
     let bad = write_expectations("bad", "[[expect]]\nid = \"x\"\n");
-    let out = e2ee(&["vectors", "--vectors", dir, "--expect", bad.to_str().unwrap()]);
+    let out = e2ee(&[
+        "vectors",
+        "--vectors",
+        dir,
+        "--expect",
+        bad.to_str().unwrap(),
+    ]);
     assert_eq!(code(&out), 2);
     assert!(
-        stderr(&out).contains(&format!("{} is not a valid expectations file", bad.display())),
+        stderr(&out).contains(&format!(
+            "{} is not a valid expectations file",
+            bad.display()
+        )),
         "{}",
         stderr(&out)
     );
@@ -540,7 +596,11 @@ fn the_interop_finding_is_expected_by_the_shipped_file() {
     };
     let out = run(args("none"));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(code(&out), 1, "the sample holds openmls PSK commits: {stdout}");
+    assert_eq!(
+        code(&out),
+        1,
+        "the sample holds openmls PSK commits: {stdout}"
+    );
     assert!(stdout.contains("finding `openmls-psk-order`"), "{stdout}");
     let out = run(args(shipped.to_str().unwrap()));
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));

@@ -78,7 +78,13 @@ fn parties<'a>(
 
 /// A check whose question the call never asked: not applicable, saying why.
 fn unasked(scope: &Scope, question: Question, name: &str, reason: String) -> Check {
-    Check::new(scope.clone(), question, name, Verdict::NotApplicable, reason)
+    Check::new(
+        scope.clone(),
+        question,
+        name,
+        Verdict::NotApplicable,
+        reason,
+    )
 }
 
 pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
@@ -208,7 +214,10 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
     sfu_failures.extend(server.decrypted.iter().cloned());
     let sfu_name = "the SFU opens nothing it carried";
     let sfu = if sfu_failures.is_empty() && server.frames == 0 {
-        unasked(&scope, Question::ServerBlind, sfu_name,
+        unasked(
+            &scope,
+            Question::ServerBlind,
+            sfu_name,
             format!(
                 "the SFU carried no frame: nothing to open ({} delivery-service messages \
                  recorded, no canary and no member key ({}) in them)",
@@ -217,7 +226,10 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
             ),
         )
     } else {
-        check(&scope, Question::ServerBlind, sfu_name,
+        check(
+            &scope,
+            Question::ServerBlind,
+            sfu_name,
             &sfu_failures,
             format!(
                 "{} frames and {} delivery-service messages recorded; {} key-sized windows of what \
@@ -332,7 +344,10 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
     };
     let member_failures: Vec<String> = errors.iter().chain(&missed).cloned().collect();
     let members = if member_failures.is_empty() && expected == 0 {
-        unasked(&scope, Question::MembersRead, members_name,
+        unasked(
+            &scope,
+            Question::MembersRead,
+            members_name,
             format!(
                 "no frame was owed to a member: none sent by a member while another was one, \
                  outside the {} ms grace window around the {} epoch changes{not_judged}",
@@ -341,7 +356,10 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
             ),
         )
     } else {
-        check(&scope, Question::MembersRead, members_name,
+        check(
+            &scope,
+            Question::MembersRead,
+            members_name,
             &member_failures,
             format!(
                 "{expected} (frame, member) pairs outside the {} ms grace window around the {} \
@@ -353,9 +371,17 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
     };
     let removed_name = "removed participants open nothing newer";
     let removed_check = if removed.is_empty() {
-        unasked(&scope, Question::RemovedBlind, removed_name, "nobody left or was kicked".into())
+        unasked(
+            &scope,
+            Question::RemovedBlind,
+            removed_name,
+            "nobody left or was kicked".into(),
+        )
     } else if after_removal.is_empty() && fed_removed == 0 {
-        unasked(&scope, Question::RemovedBlind, removed_name,
+        unasked(
+            &scope,
+            Question::RemovedBlind,
+            removed_name,
             format!(
                 "the SFU fed the {} removed participants no frame sent after their removal \
                  (+{} ms)",
@@ -364,7 +390,10 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
             ),
         )
     } else {
-        check(&scope, Question::RemovedBlind, removed_name,
+        check(
+            &scope,
+            Question::RemovedBlind,
+            removed_name,
             &after_removal,
             format!(
                 "the SFU fed the {} removed participants {fed_removed} frames sent after their \
@@ -376,7 +405,10 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
     };
     let joiners_name = "joiners open nothing older";
     let joiners_check = if !before_join.is_empty() || fed_early > 0 {
-        check(&scope, Question::JoinerBlind, joiners_name,
+        check(
+            &scope,
+            Question::JoinerBlind,
+            joiners_name,
             &before_join,
             format!(
                 "{fed_early} frames sent before a join (−{} ms) reached {} of the {} joiners: \
@@ -387,11 +419,17 @@ pub fn judge(call: &CallOutcome, subject: &str) -> Judged {
             ),
         )
     } else if joiners.is_empty() {
-        unasked(&scope, Question::JoinerBlind, joiners_name,
+        unasked(
+            &scope,
+            Question::JoinerBlind,
+            joiners_name,
             "nobody joined after the call began".into(),
         )
     } else {
-        unasked(&scope, Question::JoinerBlind, joiners_name,
+        unasked(
+            &scope,
+            Question::JoinerBlind,
+            joiners_name,
             format!(
                 "no frame sent before a join (−{} ms) reached any of the {} joiners",
                 call.script.grace_ms,

@@ -201,11 +201,25 @@ impl Report {
     /// Reads every results file; those that cannot be read are rejected, named, and the rest
     /// still make the report.
     pub fn from_files(files: &[PathBuf]) -> Report {
+        Report::from_files_expecting(files, None)
+    }
+
+    /// [`Report::from_files`], each record judged against `expectations` as it is read (on top
+    /// of any its command was judged against).
+    pub fn from_files_expecting(
+        files: &[PathBuf],
+        expectations: Option<&crate::expect::Expectations>,
+    ) -> Report {
         let mut runs = Vec::new();
         let mut rejected = Vec::new();
         for f in files {
             match Run::read_json(f) {
-                Ok(run) => runs.push((f.display().to_string(), run)),
+                Ok(mut run) => {
+                    if let Some(e) = expectations {
+                        e.apply(&mut run);
+                    }
+                    runs.push((f.display().to_string(), run))
+                }
                 Err(e) => rejected.push(Rejected {
                     file: f.display().to_string(),
                     error: error_chain(&e),
