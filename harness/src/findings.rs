@@ -168,24 +168,8 @@ pub fn evidence_line(c: &Check) -> String {
         Scope::Vector {
             client, file, case, ..
         } => format!("{client} on {file}[{case}]"),
-        Scope::Interop {
-            scenario,
-            assignment,
-            handshake,
-            suite,
-            ..
-        } => format!(
-            "{scenario} (suite {suite}, {} handshake, {})",
-            match handshake {
-                crate::results::Handshake::Private => "private",
-                crate::results::Handshake::Public => "public",
-            },
-            assignment
-                .iter()
-                .map(|(a, c)| format!("{a}={c}"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        ),
+        // An interop check's name already says its suite, handshake and assignment.
+        Scope::Interop { scenario, .. } => scenario.clone(),
         _ => c.subject.clone(),
     };
     format!("{scope} — {}: {}", c.name, c.reason)
