@@ -113,7 +113,7 @@ pub fn plan(req: &Request) -> Result<Vec<Planned>, ModelCmdError> {
         .map(str::parse::<Mutant>)
         .transpose()?;
     let protocols: Vec<Protocol> = if req.protocol == ALL {
-        Protocol::ALL.to_vec()
+        Protocol::default_run()
     } else {
         vec![req.protocol.parse()?]
     };
@@ -769,7 +769,7 @@ mod tests {
     #[test]
     fn plan_resolves_names_and_rejects_bad_input() {
         let mut req = Request::defaults();
-        assert_eq!(plan(&req).unwrap().len(), Protocol::ALL.len());
+        assert_eq!(plan(&req).unwrap().len(), Protocol::default_run().len());
 
         req.protocol = "nope".into();
         let err = plan(&req).unwrap_err().to_string();
@@ -791,7 +791,7 @@ mod tests {
             .count();
         assert_eq!(
             n_a,
-            Protocol::ALL.len() - Mutant::ServerGeneratedKey.applies_to().len()
+            Protocol::default_run().len() - Mutant::ServerGeneratedKey.applies_to().len()
         );
 
         req.mutant = None;

@@ -34,7 +34,7 @@ fn model_list_names_every_protocol_and_mutant() {
     let out = e2ee(&["model", "list"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
-    for p in Protocol::NAMED {
+    for p in Protocol::all() {
         assert!(
             text.contains(p.name()),
             "{} missing from:\n{text}",
@@ -249,7 +249,7 @@ fn top_level_check_records_every_protocol() {
     ] {
         assert!(dir.join(f).is_file(), "{f} missing in {}", dir.display());
     }
-    for p in Protocol::NAMED {
+    for p in Protocol::all() {
         assert!(
             run.checks
                 .iter()

@@ -77,7 +77,7 @@ fn main() {
     let me = std::env::current_exe().expect("own path");
     println!("| protocol | participants | changes | interference | unique states | states | states/s | wall | peak RSS | properties |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
-    for protocol in Protocol::ALL {
+    for protocol in Protocol::default_run() {
         if !filter.is_empty() && !filter.iter().any(|f| protocol.name().contains(f.as_str())) {
             continue;
         }

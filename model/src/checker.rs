@@ -1,10 +1,7 @@
 //! Runs a protocol model through Stateright and reports in plain data.
 
 use crate::properties::Kind;
-use crate::protocols::{
-    leader::LeaderModel, mls_dc::MlsDcModel, mls_gateway::MlsGatewayModel, orange_keys::OrangeKeys,
-    orange_tla::OrangeTla, Describe,
-};
+use crate::protocols::Describe;
 use crate::trace::Trace;
 use crate::{Bounds, ModelError, Mutant, Protocol};
 use serde::Serialize;
@@ -46,34 +43,10 @@ impl CheckOptions {
     }
 
     pub fn validate(&self) -> Result<(), ModelError> {
-        if matches!(self.protocol, Protocol::OrangeDc | Protocol::OrangeDcKeys) {
-            // The port packs UIDs in 3 bits; MaxTotalUsers 6 already outgrows memory.
-            let n = self.bounds.participants;
-            if !(2..=6).contains(&n) {
-                return Err(ModelError::BadBounds(format!(
-                    "MaxTotalUsers {n}: the Orange port takes 2 to 6 (Cloudflare checked 5)"
-                )));
-            }
-            if self.protocol == Protocol::OrangeDcKeys && n >= 5 && self.bounds.max_interference > 0
-            {
-                return Err(ModelError::BadBounds(format!(
-                    "MaxTotalUsers {n} with {} server interferences: the server's moves multiply \
-                     the spec's 20 million states at 5 users past this machine's memory; use \
-                     --max-total-users 4, or 5 with --max-interference 0 --strategy dfs",
-                    self.bounds.max_interference
-                )));
-            }
-            if self.bounds.max_interference > 8 {
-                return Err(ModelError::BadBounds(format!(
-                    "{} interferences: beyond 8 the 32-key ledger and any machine's memory run out",
-                    self.bounds.max_interference
-                )));
-            }
-        } else {
-            self.bounds.validate()?;
-        }
+        let spec = self.protocol.spec();
+        (spec.validate)(&self.bounds)?;
         if let Some(m) = self.mutant {
-            if !m.applies_to().contains(&self.protocol) {
+            if !spec.mutants.contains(&m) {
                 return Err(ModelError::MutantNotApplicable {
                     mutant: m.name(),
                     protocol: self.protocol.name(),
@@ -175,39 +148,8 @@ pub fn check_within(
     on_progress: &mut dyn FnMut(Progress),
 ) -> Result<CheckOutcome, ModelError> {
     opts.validate()?;
-    let b = opts.bounds;
-    let outcome = match opts.protocol {
-        Protocol::Leader => run(
-            LeaderModel::new(b, opts.mutant),
-            opts,
-            max_states,
-            on_progress,
-        ),
-        Protocol::MlsDc => run(
-            MlsDcModel::new(b, opts.mutant),
-            opts,
-            max_states,
-            on_progress,
-        ),
-        Protocol::MlsGateway => run(
-            MlsGatewayModel::new(b, opts.mutant),
-            opts,
-            max_states,
-            on_progress,
-        ),
-        Protocol::OrangeDc => run(
-            OrangeTla::new(b.participants),
-            opts,
-            max_states,
-            on_progress,
-        ),
-        Protocol::OrangeDcKeys => run(
-            OrangeKeys::new(b.participants, b.max_interference, opts.mutant),
-            opts,
-            max_states,
-            on_progress,
-        ),
-    };
+    let model = (opts.protocol.spec().build)(opts.bounds, opts.mutant);
+    let outcome = model.check(opts, max_states, on_progress);
     if outcome.state_count >= max_states {
         return Err(ModelError::TooBig {
             generated: outcome.state_count,
@@ -224,18 +166,42 @@ pub fn explore(opts: &CheckOptions, addr: &str, on_ready: impl FnOnce()) -> Resu
     // Stateright's Explorer panics when it cannot bind; find out first and say so.
     std::net::TcpListener::bind(addr).map_err(|e| ModelError::Listen(format!("{addr}: {e}")))?;
     on_ready();
-    let b = opts.bounds;
-    match opts.protocol {
-        Protocol::Leader => serve(LeaderModel::new(b, opts.mutant), addr),
-        Protocol::MlsDc => serve(MlsDcModel::new(b, opts.mutant), addr),
-        Protocol::MlsGateway => serve(MlsGatewayModel::new(b, opts.mutant), addr),
-        Protocol::OrangeDc => serve(OrangeTla::new(b.participants), addr),
-        Protocol::OrangeDcKeys => serve(
-            OrangeKeys::new(b.participants, b.max_interference, opts.mutant),
-            addr,
-        ),
-    }
+    (opts.protocol.spec().build)(opts.bounds, opts.mutant).serve(addr);
     Ok(())
+}
+
+/// A model the checker can run or serve, whatever its state and action types: what a
+/// [`crate::ProtocolSpec`] builds.
+pub trait Checkable {
+    /// Checks the model as `opts` say, giving up after `max_states` states.
+    fn check(
+        self: Box<Self>,
+        opts: &CheckOptions,
+        max_states: usize,
+        on_progress: &mut dyn FnMut(Progress),
+    ) -> CheckOutcome;
+    /// Serves Stateright's Explorer on `addr`; blocks.
+    fn serve(self: Box<Self>, addr: &str);
+}
+
+impl<M> Checkable for M
+where
+    M: Model + Describe + Send + Sync + 'static,
+    M::State: Representative + Debug + Hash + Clone + Eq + Send + Sync,
+    M::Action: Debug + Clone + PartialEq + Send + Sync,
+{
+    fn check(
+        self: Box<Self>,
+        opts: &CheckOptions,
+        max_states: usize,
+        on_progress: &mut dyn FnMut(Progress),
+    ) -> CheckOutcome {
+        run(*self, opts, max_states, on_progress)
+    }
+
+    fn serve(self: Box<Self>, addr: &str) {
+        serve(*self, addr)
+    }
 }
 
 fn serve<M>(model: M, addr: &str)

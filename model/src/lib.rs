@@ -16,9 +16,11 @@ pub mod protocols;
 pub mod trace;
 
 pub use checker::{
-    check, check_within, explore, CheckOptions, CheckOutcome, Progress, PropertyOutcome, Strategy,
-    MAX_GENERATED_STATES,
+    check, check_within, explore, CheckOptions, CheckOutcome, Checkable, Progress, PropertyOutcome,
+    Strategy, MAX_GENERATED_STATES,
 };
+
+pub use protocols::ProtocolSpec;
 
 use serde::Serialize;
 use std::fmt;
@@ -27,7 +29,7 @@ use std::str::FromStr;
 /// Errors a caller can make; every one is a usage error, never a panic.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ModelError {
-    #[error("unknown protocol `{0}` (known: {known})", known = Protocol::NAMED.iter().map(|p| p.name()).collect::<Vec<_>>().join(", "))]
+    #[error("unknown protocol `{0}` (known: {known})", known = Protocol::all().map(|p| p.name()).collect::<Vec<_>>().join(", "))]
     UnknownProtocol(String),
     #[error("unknown mutant `{0}` (known: {known})", known = Mutant::ALL.iter().map(|m| m.name()).collect::<Vec<_>>().join(", "))]
     UnknownMutant(String),
@@ -53,69 +55,77 @@ pub enum ModelError {
     BadOptions(String),
 }
 
-/// The protocols, by the name the CLI uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-pub enum Protocol {
+/// A protocol, by the name the CLI uses: a handle to its [`ProtocolSpec`] in
+/// [`protocols::REGISTRY`].
+#[derive(Clone, Copy)]
+pub struct Protocol(&'static ProtocolSpec);
+
+/// Handles for the protocols callers name in code; a protocol needs none to be listed, parsed or
+/// checked. Named as the enum variants they replace, so callers read the same.
+#[allow(non_upper_case_globals)]
+impl Protocol {
     /// Zoom's E2EE meetings: a leader makes and wraps every meeting key.
-    Leader,
+    pub const Leader: Protocol = Protocol(&protocols::leader::SPEC);
     /// MLS with a designated committer (Cloudflare Orange Meets).
-    MlsDc,
+    pub const MlsDc: Protocol = Protocol(&protocols::mls_dc::SPEC);
     /// MLS with the server as external sender and commit sequencer (Discord DAVE).
-    MlsGateway,
+    pub const MlsGateway: Protocol = Protocol(&protocols::mls_gateway::SPEC);
     /// Cloudflare's own TLA+ model of Orange Meets, ported step for step; its bound is
     /// `participants` = MaxTotalUsers, its properties are the spec's invariants.
-    OrangeDc,
+    pub const OrangeDc: Protocol = Protocol(&protocols::orange_tla::SPEC);
     /// The same port with symbolic epoch keys and the server as adversary; its bounds are
     /// `participants` = MaxTotalUsers and `max_interference`; its properties the shared ones.
-    OrangeDcKeys,
+    pub const OrangeDcKeys: Protocol = Protocol(&protocols::orange_keys::SPEC);
 }
 
 impl Protocol {
-    /// The symbolic group-key models: the shared properties, mutants and adversary.
-    pub const ALL: [Protocol; 3] = [Protocol::Leader, Protocol::MlsDc, Protocol::MlsGateway];
-    /// Every protocol the CLI knows by name.
-    pub const NAMED: [Protocol; 5] = [
-        Protocol::Leader,
-        Protocol::MlsDc,
-        Protocol::MlsGateway,
-        Protocol::OrangeDc,
-        Protocol::OrangeDcKeys,
-    ];
+    /// Every protocol the CLI knows by name, in the registry's order.
+    pub fn all() -> impl Iterator<Item = Protocol> {
+        protocols::REGISTRY.iter().map(|spec| Protocol(spec))
+    }
+
+    /// The protocols `--protocol all` checks (see [`ProtocolSpec::in_default_run`]).
+    pub fn default_run() -> Vec<Protocol> {
+        Protocol::all().filter(|p| p.0.in_default_run).collect()
+    }
+
+    pub fn spec(self) -> &'static ProtocolSpec {
+        self.0
+    }
 
     pub fn name(self) -> &'static str {
-        match self {
-            Protocol::Leader => "leader",
-            Protocol::MlsDc => "mls-dc",
-            Protocol::MlsGateway => "mls-gateway",
-            Protocol::OrangeDc => "orange-dc",
-            Protocol::OrangeDcKeys => "orange-dc-keys",
-        }
+        self.0.name
     }
 
     pub fn description(self) -> &'static str {
-        match self {
-            Protocol::Leader => {
-                "Zoom E2EE: the leader makes each meeting key, wraps it to every participant, \
-                 rotates on join and leave; the server picks a new leader (zoom/zoom-e2e-whitepaper)"
-            }
-            Protocol::MlsDc => {
-                "MLS, designated committer: the lowest-UID live added member sends Welcome, then \
-                 Add; and Remove (Cloudflare Orange Meets, cloudflareresearch/orange-e2ee-model-check)"
-            }
-            Protocol::OrangeDc => {
-                "Cloudflare's TLA+ model of Orange Meets (orange_draft1.tla at 404f994), ported step \
-                 for step; bound: MaxTotalUsers; properties: the spec's invariants"
-            }
-            Protocol::OrangeDcKeys => {
-                "the orange-dc port with symbolic epoch keys (Welcome and commits carry them), MLS's \
-                 commit checks, and a server that drops, reorders, replays and forges joins; bound: \
-                 MaxTotalUsers and --max-interference; properties: the group-key ones"
-            }
-            Protocol::MlsGateway => {
-                "MLS, server as external sender: the gateway proposes adds/removes, any member \
-                 commits, the first valid commit of an epoch wins (Discord DAVE, discord/dave-protocol)"
-            }
-        }
+        self.0.description
+    }
+}
+
+/// Names are unique in the registry (a test says so): a protocol is its name.
+impl PartialEq for Protocol {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for Protocol {}
+
+impl std::hash::Hash for Protocol {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name().hash(state);
+    }
+}
+
+impl fmt::Debug for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Protocol").field(&self.name()).finish()
+    }
+}
+
+impl Serialize for Protocol {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
     }
 }
 
@@ -128,8 +138,7 @@ impl fmt::Display for Protocol {
 impl FromStr for Protocol {
     type Err = ModelError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Protocol::NAMED
-            .into_iter()
+        Protocol::all()
             .find(|p| p.name() == s)
             .ok_or_else(|| ModelError::UnknownProtocol(s.to_string()))
     }
@@ -227,20 +236,11 @@ impl Mutant {
         }
     }
 
-    /// The protocols whose code has the spot this mutant changes.
-    pub fn applies_to(self) -> &'static [Protocol] {
-        use Protocol::*;
-        match self {
-            Mutant::ServerGeneratedKey | Mutant::AcceptReplayedKey => &[Leader],
-            Mutant::AddBeforeWelcome => &[MlsDc],
-            Mutant::ApplyOwnCommit => &[MlsGateway],
-            Mutant::RemoveWithoutPath => &[MlsDc, MlsGateway, OrangeDcKeys],
-            Mutant::ServerDowngrade => &[Leader, MlsDc, MlsGateway],
-            Mutant::NoRotateOnLeave
-            | Mutant::NoRotateOnJoin
-            | Mutant::WrapToRemoved
-            | Mutant::AcceptServerAdd => &[Leader, MlsDc, MlsGateway, OrangeDcKeys],
-        }
+    /// The protocols whose code has the spot this mutant changes: those whose spec lists it.
+    pub fn applies_to(self) -> Vec<Protocol> {
+        Protocol::all()
+            .filter(|p| p.spec().mutants.contains(&self))
+            .collect()
     }
 }
 
@@ -275,16 +275,19 @@ pub struct Bounds {
 
 impl Default for Bounds {
     fn default() -> Self {
-        Bounds {
-            participants: 3,
-            initial_members: 2,
-            max_changes: 2,
-            max_interference: 1,
-        }
+        Bounds::DEFAULT
     }
 }
 
 impl Bounds {
+    /// [`Bounds::default`], for constants.
+    pub const DEFAULT: Bounds = Bounds {
+        participants: 3,
+        initial_members: 2,
+        max_changes: 2,
+        max_interference: 1,
+    };
+
     /// The bounds `e2ee check` proves every protocol at: four participants (two of them
     /// joiners), three joins or leaves, and one interference of any kind by the server.
     pub fn assurance() -> Bounds {
@@ -332,7 +335,7 @@ impl Bounds {
 /// One line per protocol, property and mutant, for `e2ee model list`.
 pub fn listing() -> Vec<(String, String, String)> {
     let mut rows = Vec::new();
-    for p in Protocol::NAMED {
+    for p in Protocol::all() {
         rows.push(("protocol".into(), p.name().into(), p.description().into()));
     }
     for p in properties::PROPERTIES {

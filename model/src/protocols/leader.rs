@@ -507,3 +507,26 @@ fn sender_of(_s: &LeaderState, m: &Msg) -> String {
         _ => "Server".into(),
     }
 }
+
+/// Leader's entry in [`super::REGISTRY`].
+pub static SPEC: super::ProtocolSpec = super::ProtocolSpec {
+    name: "leader",
+    module: module_path!(),
+    description: "Zoom E2EE: the leader makes each meeting key, wraps it to every participant, \
+                  rotates on join and leave; the server picks a new leader (zoom/zoom-e2e-whitepaper)",
+    source: "Zoom E2EE whitepaper (zoom/zoom-e2e-whitepaper, doc/meetings.tex)",
+    mutants: &[
+        Mutant::ServerGeneratedKey,
+        Mutant::NoRotateOnLeave,
+        Mutant::NoRotateOnJoin,
+        Mutant::WrapToRemoved,
+        Mutant::AcceptServerAdd,
+        Mutant::ServerDowngrade,
+        Mutant::AcceptReplayedKey,
+    ],
+    no_mutants_because: None,
+    in_default_run: true,
+    default_bounds: Bounds::DEFAULT,
+    validate: Bounds::validate,
+    build: |bounds, mutant| Box::new(LeaderModel::new(bounds, mutant)),
+};

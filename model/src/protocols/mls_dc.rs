@@ -623,3 +623,27 @@ impl Describe for MlsDcModel {
         super::consequences(&before.call, &after.call)
     }
 }
+
+/// MLS with a designated committer's entry in [`super::REGISTRY`].
+pub static SPEC: super::ProtocolSpec = super::ProtocolSpec {
+    name: "mls-dc",
+    module: module_path!(),
+    description: "MLS, designated committer: the lowest-UID live added member sends Welcome, then \
+                  Add; and Remove (Cloudflare Orange Meets, cloudflareresearch/orange-e2ee-model-check)",
+    source: "Cloudflare Orange Meets (cloudflareresearch/orange-e2ee-model-check, README \
+             \"Designated Committer\")",
+    mutants: &[
+        Mutant::NoRotateOnLeave,
+        Mutant::NoRotateOnJoin,
+        Mutant::WrapToRemoved,
+        Mutant::AcceptServerAdd,
+        Mutant::ServerDowngrade,
+        Mutant::AddBeforeWelcome,
+        Mutant::RemoveWithoutPath,
+    ],
+    no_mutants_because: None,
+    in_default_run: true,
+    default_bounds: Bounds::DEFAULT,
+    validate: Bounds::validate,
+    build: |bounds, mutant| Box::new(MlsDcModel::new(bounds, mutant)),
+};

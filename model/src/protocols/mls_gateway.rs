@@ -735,6 +735,29 @@ impl Describe for MlsGatewayModel {
     }
 }
 
+/// DAVE's entry in [`super::REGISTRY`].
+pub static SPEC: super::ProtocolSpec = super::ProtocolSpec {
+    name: "mls-gateway",
+    module: module_path!(),
+    description: "MLS, server as external sender: the gateway proposes adds/removes, any member \
+                  commits, the first valid commit of an epoch wins (Discord DAVE, discord/dave-protocol)",
+    source: "Discord DAVE (discord/dave-protocol, protocol.md)",
+    mutants: &[
+        Mutant::NoRotateOnLeave,
+        Mutant::NoRotateOnJoin,
+        Mutant::WrapToRemoved,
+        Mutant::AcceptServerAdd,
+        Mutant::ServerDowngrade,
+        Mutant::RemoveWithoutPath,
+        Mutant::ApplyOwnCommit,
+    ],
+    no_mutants_because: None,
+    in_default_run: true,
+    default_bounds: Bounds::DEFAULT,
+    validate: Bounds::validate,
+    build: |bounds, mutant| Box::new(MlsGatewayModel::new(bounds, mutant)),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,8 +9,57 @@ pub mod orange_keys;
 pub mod orange_tla;
 
 use crate::adversary::{Net, NetOp};
+use crate::checker::Checkable;
 use crate::trace::Step;
+use crate::{Bounds, ModelError, Mutant};
 use stateright::Model;
+
+/// Every protocol the crate knows, in the order `e2ee model list` prints them. Adding a protocol
+/// is a module here with its [`ProtocolSpec`] (`pub static SPEC`) and one line in this list.
+pub static REGISTRY: &[&ProtocolSpec] = &[
+    &leader::SPEC,
+    &mls_dc::SPEC,
+    &mls_gateway::SPEC,
+    &orange_tla::SPEC,
+    &orange_keys::SPEC,
+];
+
+/// Everything the crate and the CLI know about one protocol, kept next to its model.
+#[derive(Debug)]
+pub struct ProtocolSpec {
+    /// The name the CLI uses (`--protocol NAME`); unique in the registry.
+    pub name: &'static str,
+    /// The Rust module that defines it: `module_path!()`.
+    pub module: &'static str,
+    /// One line for `e2ee model list`.
+    pub description: &'static str,
+    /// Where the protocol is published, and what was modelled from.
+    pub source: &'static str,
+    /// The mutants whose spot this model's code has, in any order.
+    pub mutants: &'static [Mutant],
+    /// Why no mutant applies, for a protocol whose `mutants` is empty.
+    pub no_mutants_because: Option<&'static str>,
+    /// Whether `e2ee model check --protocol all` (and so the first, [`Bounds::assurance`] part
+    /// of `e2ee check`) checks it. True for the symbolic group-key models, which read every
+    /// field of [`Bounds`] the same way and share the properties and mutants. The Orange port
+    /// and its keyed variant read `participants` as MaxTotalUsers (2 to 6) and have bounds of
+    /// their own that fit in memory, so `--protocol all`'s shared bounds would mean something
+    /// else for them; `e2ee check` runs them in requests of their own, at Cloudflare's bound.
+    pub in_default_run: bool,
+    /// The bounds `e2ee model check --protocol NAME` uses when given none.
+    pub default_bounds: Bounds,
+    /// Rejects bounds this model cannot represent or this machine cannot hold.
+    pub validate: fn(&Bounds) -> Result<(), ModelError>,
+    /// The model at these bounds, with this mutant (one of `mutants`) or none.
+    pub build: fn(Bounds, Option<Mutant>) -> Box<dyn Checkable>,
+}
+
+impl ProtocolSpec {
+    /// The last part of [`ProtocolSpec::module`]: the file name under `src/protocols/`.
+    pub fn module_name(&self) -> &'static str {
+        self.module.rsplit("::").next().unwrap_or(self.module)
+    }
+}
 
 /// Turns a model's actions and states into words for counterexamples.
 pub trait Describe: Model {

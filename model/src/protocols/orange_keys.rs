@@ -607,3 +607,52 @@ impl Representative for OrangeKeysState {
         self.clone()
     }
 }
+
+/// The keyed port's entry in [`super::REGISTRY`]: MaxTotalUsers rides in `participants`, the
+/// server's budget in `max_interference`.
+///
+/// [`Mutant::AddBeforeWelcome`] has code here (it swaps the DC's two messages, as in the port)
+/// but is not listed: at 4 users the half-added joiner is alone in a dead group, and at 5 the
+/// unmodified algorithm already fails `convergence` (README), so it is checked on `orange-dc`.
+pub static SPEC: super::ProtocolSpec = super::ProtocolSpec {
+    name: "orange-dc-keys",
+    module: module_path!(),
+    description: "the orange-dc port with symbolic epoch keys (Welcome and commits carry them), MLS's \
+                  commit checks, and a server that drops, reorders, replays and forges joins; bound: \
+                  MaxTotalUsers and --max-interference; properties: the group-key ones",
+    source: "Cloudflare's TLA+ model of Orange Meets (orange_draft1.tla at 404f994), as orange-dc \
+             runs it, with keys and MLS's commit checks (RFC 9420)",
+    mutants: &[
+        Mutant::NoRotateOnLeave,
+        Mutant::NoRotateOnJoin,
+        Mutant::WrapToRemoved,
+        Mutant::AcceptServerAdd,
+        Mutant::RemoveWithoutPath,
+    ],
+    no_mutants_because: None,
+    in_default_run: false,
+    default_bounds: crate::Bounds {
+        participants: 4,
+        ..crate::Bounds::DEFAULT
+    },
+    validate: |b| {
+        super::orange_tla::check_max_total_users(b)?;
+        let n = b.participants;
+        if n >= 5 && b.max_interference > 0 {
+            return Err(crate::ModelError::BadBounds(format!(
+                "MaxTotalUsers {n} with {} server interferences: the server's moves multiply \
+                 the spec's 20 million states at 5 users past this machine's memory; use \
+                 --max-total-users 4, or 5 with --max-interference 0 --strategy dfs",
+                b.max_interference
+            )));
+        }
+        super::orange_tla::check_interference(b)
+    },
+    build: |bounds, mutant| {
+        Box::new(OrangeKeys::new(
+            bounds.participants,
+            bounds.max_interference,
+            mutant,
+        ))
+    },
+};

@@ -16,8 +16,8 @@
 //! equal here exactly when TLC's would be, so `unique_state_count` must equal TLC's distinct
 //! count.
 //!
-//! Self-contained on purpose (stateright and std only): it shares nothing with the symbolic
-//! models, whose properties it does not have.
+//! Self-contained on purpose (stateright and std only, but for its registry entry [`SPEC`] at the
+//! end): it shares nothing with the symbolic models, whose properties it does not have.
 
 use stateright::{Model, Property};
 use std::fmt;
@@ -1026,4 +1026,55 @@ fn end_implies_followed_by(m: &OrangeTla, s: &OrangeState, from: Ty, to: Ty) -> 
         ms[i].ty() != from
             || (i + 1..ms.len()).any(|j| ms[j].ty() == to && ms[j].uid() == ms[i].uid())
     })
+}
+
+/// The port's entry in [`super::REGISTRY`]: its one bound, MaxTotalUsers, rides in
+/// `participants`.
+pub static SPEC: super::ProtocolSpec = super::ProtocolSpec {
+    name: "orange-dc",
+    module: module_path!(),
+    description:
+        "Cloudflare's TLA+ model of Orange Meets (orange_draft1.tla at 404f994), ported step \
+                  for step; bound: MaxTotalUsers; properties: the spec's invariants",
+    source: "Cloudflare's TLA+ model of Orange Meets (cloudflareresearch/orange-e2ee-model-check, \
+             orange_draft1.tla at 404f994, Orange.toolbox/Model_1)",
+    mutants: &[],
+    no_mutants_because: Some(
+        "the port checks the spec's own invariants, not the group-key properties the mutants \
+         target; Orange's README lessons are mutants of the port itself (OrangeMutant), caught in \
+         tests/orange_tla.rs",
+    ),
+    in_default_run: false,
+    default_bounds: crate::Bounds {
+        participants: 5,
+        ..crate::Bounds::DEFAULT
+    },
+    validate: |b| {
+        check_max_total_users(b)?;
+        check_interference(b)
+    },
+    build: |bounds, _| Box::new(OrangeTla::new(bounds.participants)),
+};
+
+/// MaxTotalUsers (`participants`) as the Orange models take it.
+pub(crate) fn check_max_total_users(b: &crate::Bounds) -> Result<(), crate::ModelError> {
+    // The port packs UIDs in 3 bits; MaxTotalUsers 6 already outgrows memory.
+    let n = b.participants;
+    if !(2..=6).contains(&n) {
+        return Err(crate::ModelError::BadBounds(format!(
+            "MaxTotalUsers {n}: the Orange port takes 2 to 6 (Cloudflare checked 5)"
+        )));
+    }
+    Ok(())
+}
+
+/// The server's budget, which the keyed model spends (the port ignores it).
+pub(crate) fn check_interference(b: &crate::Bounds) -> Result<(), crate::ModelError> {
+    if b.max_interference > 8 {
+        return Err(crate::ModelError::BadBounds(format!(
+            "{} interferences: beyond 8 the 32-key ledger and any machine's memory run out",
+            b.max_interference
+        )));
+    }
+    Ok(())
 }
