@@ -11,9 +11,10 @@ use super::sfu::{self, SfuCmd, SfuReport, MAX_MESSAGE};
 use crate::clients::{mls_clients, MlsClient};
 use bytes::BytesMut;
 use rtc::peer_connection::configuration::setting_engine::SctpMaxMessageSize;
+use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -261,6 +262,33 @@ async fn participant_inner(
     ctx: &ParticipantCtx,
     ctl: &mut mpsc::UnboundedReceiver<Ctl>,
 ) -> anyhow::Result<()> {
+    let me = new_member(ctx)?;
+    let (link, mut inbound) = connect(ctx).await?;
+    let mut s = Session::new(ctx, me, link);
+    s.enter().await?;
+    let mut audio_tick =
+        tokio::time::interval(Duration::from_millis(MediaKind::Audio.interval_ms()));
+    let mut video_tick =
+        tokio::time::interval(Duration::from_millis(MediaKind::Video.interval_ms()));
+    loop {
+        s.retry_waiting();
+        tokio::select! {
+            c = ctl.recv() => match c {
+                Some(Ctl::Stop) | None => break,
+                Some(c) => s.on_ctl(c).await?,
+            },
+            Some(bytes) = inbound.ds.recv() => s.on_ds(&bytes).await?,
+            Some((kind, payload)) = inbound.rtp.recv() => s.on_rtp(kind, payload),
+            _ = audio_tick.tick() => s.tick(MediaKind::Audio).await,
+            _ = video_tick.tick() => s.tick(MediaKind::Video).await,
+        }
+    }
+    let _ = s.link.pc.close().await;
+    Ok(())
+}
+
+/// The participant's MLS member, on its client, with the call's key retention and control.
+fn new_member(ctx: &ParticipantCtx) -> anyhow::Result<Participant> {
     let client = ctx
         .clients
         .iter()
@@ -270,8 +298,43 @@ async fn participant_inner(
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     me.set_retain(ctx.grace);
     me.set_stale_sender(ctx.control == Some(LiveControl::StaleKey));
+    Ok(me)
+}
+
+/// The participant's end of the delivery service: its data channel to the SFU.
+struct DsChannel(Arc<dyn DataChannel>);
+
+impl DsChannel {
+    /// Sends `msg`, in pieces the channel takes.
+    async fn send(&self, msg: DsMsg) -> Result<(), webrtc::error::Error> {
+        for piece in super::ds::fragments(&msg.encode(), MAX_MESSAGE) {
+            self.0.send(BytesMut::from(&piece[..])).await?;
+        }
+        Ok(())
+    }
+}
+
+/// A participant's connection to the SFU: what it sends on.
+struct Link {
+    pc: Arc<dyn PeerConnection>,
+    audio: Arc<TrackLocalStaticRTP>,
+    video: Arc<TrackLocalStaticRTP>,
+    /// Its audio track's SSRC; video's is the next.
+    ssrc_audio: u32,
+    ds: DsChannel,
+}
+
+/// What the SFU sends a participant: received RTP payloads and whole delivery-service messages.
+struct Inbound {
+    rtp: mpsc::UnboundedReceiver<(MediaKind, Vec<u8>)>,
+    ds: mpsc::UnboundedReceiver<Vec<u8>>,
+}
+
+/// Connects to the SFU: a peer connection answering its offers (the first now, every later one
+/// as it comes), its tracks, and the SFU's data channel once open.
+async fn connect(ctx: &ParticipantCtx) -> anyhow::Result<(Link, Inbound)> {
     let (gtx, mut gathered) = mpsc::unbounded_channel();
-    let (ttx, mut tracks) = mpsc::unbounded_channel();
+    let (ttx, tracks) = mpsc::unbounded_channel();
     let (dtx, mut channels) = mpsc::unbounded_channel();
     let se = SettingEngineBuilder::new()
         .with_sctp_max_message_size(SctpMaxMessageSize::Bounded(MAX_MESSAGE as u32))
@@ -302,18 +365,16 @@ async fn participant_inner(
         anyhow::bail!("the SFU could not make a peer connection");
     }
     let ssrc_audio = 0x1000_0000 + id as u32 * 2;
-    let audio = Arc::new(TrackLocalStaticRTP::new(sfu::track(
-        RtpCodecKind::Audio,
-        format!("a{id}"),
-        format!("s{id}"),
-        ssrc_audio,
-    )));
-    let video = Arc::new(TrackLocalStaticRTP::new(sfu::track(
-        RtpCodecKind::Video,
-        format!("v{id}"),
-        format!("s{id}"),
-        ssrc_audio + 1,
-    )));
+    let own_track = |kind, prefix: &str, ssrc| {
+        Arc::new(TrackLocalStaticRTP::new(sfu::track(
+            kind,
+            format!("{prefix}{id}"),
+            format!("s{id}"),
+            ssrc,
+        )))
+    };
+    let audio = own_track(RtpCodecKind::Audio, "a", ssrc_audio);
+    let video = own_track(RtpCodecKind::Video, "v", ssrc_audio + 1);
     let first = within(offers.recv(), "the SFU's offer")
         .await?
         .ok_or_else(|| anyhow::anyhow!("no offer"))?;
@@ -331,29 +392,53 @@ async fn participant_inner(
         id,
         sdp: Box::new(sdp),
     })?;
-    {
-        // Every later offer (a participant joined) is answered as it comes.
-        let (pc, sfu) = (pc.clone(), ctx.sfu.clone());
-        tokio::spawn(async move {
-            while let Some(offer) = offers.recv().await {
-                if pc.set_remote_description(offer).await.is_err() {
-                    continue;
-                }
-                let Ok(answer) = pc.create_answer(None).await else {
-                    continue;
-                };
-                let _ = pc.set_local_description(answer).await;
-                if let Some(sdp) = pc.local_description().await {
-                    let _ = sfu.send(SfuCmd::Answer {
-                        id,
-                        sdp: Box::new(sdp),
-                    });
-                }
-            }
-        });
+    tokio::spawn(answer_offers(pc.clone(), ctx.sfu.clone(), id, offers));
+    let rtp = read_tracks(tracks);
+    let dc = within(channels.recv(), "the SFU's data channel")
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no data channel"))?;
+    let (ds, open) = read_channel(dc.clone());
+    // The SFU's channel may already be open when it is announced.
+    let _ = tokio::time::timeout(Duration::from_secs(5), open).await;
+    let link = Link {
+        pc,
+        audio,
+        video,
+        ssrc_audio,
+        ds: DsChannel(dc),
+    };
+    Ok((link, Inbound { rtp, ds }))
+}
+
+/// Answers every later offer of the SFU (a participant joined) as it comes.
+async fn answer_offers(
+    pc: Arc<dyn PeerConnection>,
+    sfu: mpsc::UnboundedSender<SfuCmd>,
+    id: usize,
+    mut offers: mpsc::UnboundedReceiver<RTCSessionDescription>,
+) {
+    while let Some(offer) = offers.recv().await {
+        if pc.set_remote_description(offer).await.is_err() {
+            continue;
+        }
+        let Ok(answer) = pc.create_answer(None).await else {
+            continue;
+        };
+        let _ = pc.set_local_description(answer).await;
+        if let Some(sdp) = pc.local_description().await {
+            let _ = sfu.send(SfuCmd::Answer {
+                id,
+                sdp: Box::new(sdp),
+            });
+        }
     }
-    // Received RTP: one task per track hands payloads to the participant's loop.
-    let (rtp_tx, mut rtp_rx) = mpsc::unbounded_channel::<(MediaKind, Vec<u8>)>();
+}
+
+/// Received RTP: one task per track hands payloads, by kind, to the participant's loop.
+fn read_tracks(
+    mut tracks: mpsc::UnboundedReceiver<Arc<dyn TrackRemote>>,
+) -> mpsc::UnboundedReceiver<(MediaKind, Vec<u8>)> {
+    let (rtp_tx, rtp_rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         while let Some(t) = tracks.recv().await {
             let rtp_tx = rtp_tx.clone();
@@ -371,234 +456,392 @@ async fn participant_inner(
             });
         }
     });
-    let dc = within(channels.recv(), "the SFU's data channel")
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no data channel"))?;
-    let (ds_tx, mut ds_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    rtp_rx
+}
+
+/// Reads the SFU's data channel: whole delivery-service messages, and a signal once it opens.
+fn read_channel(
+    dc: Arc<dyn DataChannel>,
+) -> (mpsc::UnboundedReceiver<Vec<u8>>, oneshot::Receiver<()>) {
+    let (ds_tx, ds_rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let (open_tx, open_rx) = oneshot::channel::<()>();
-    {
-        let dc = dc.clone();
-        tokio::spawn(async move {
-            let mut open = Some(open_tx);
-            let mut reassembly = super::ds::Reassembly::default();
-            while let Some(ev) = dc.poll().await {
-                match ev {
-                    DataChannelEvent::OnOpen => {
-                        if let Some(o) = open.take() {
-                            let _ = o.send(());
-                        }
+    tokio::spawn(async move {
+        let mut open = Some(open_tx);
+        let mut reassembly = super::ds::Reassembly::default();
+        while let Some(ev) = dc.poll().await {
+            match ev {
+                DataChannelEvent::OnOpen => {
+                    if let Some(o) = open.take() {
+                        let _ = o.send(());
                     }
-                    DataChannelEvent::OnMessage(m) => {
-                        if let Some(whole) = reassembly.push(&m.data) {
-                            let _ = ds_tx.send(whole);
-                        }
-                    }
-                    DataChannelEvent::OnClose => break,
-                    _ => {}
                 }
+                DataChannelEvent::OnMessage(m) => {
+                    if let Some(whole) = reassembly.push(&m.data) {
+                        let _ = ds_tx.send(whole);
+                    }
+                }
+                DataChannelEvent::OnClose => break,
+                _ => {}
             }
-        });
-    }
-    // The SFU's channel may already be open when it is announced.
-    let _ = tokio::time::timeout(Duration::from_secs(5), open_rx).await;
-    let send = |msg: DsMsg| {
-        let dc = dc.clone();
-        async move {
-            for piece in super::ds::fragments(&msg.encode(), MAX_MESSAGE) {
-                dc.send(BytesMut::from(&piece[..])).await?;
-            }
-            Ok(())
         }
-    };
-    if ctx.creator {
-        me.create_group(b"live-call")
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        on_epoch(ctx, me.current_key(), &send).await;
-        let _ = ctx.log.send(Event::Joined {
-            who: ctx.name.clone(),
-            at: ctx.at(),
-        });
-        send(DsMsg::Created).await?;
-    } else {
-        let kp = me.key_package().map_err(|e| anyhow::anyhow!("{e}"))?;
-        send(DsMsg::JoinRequest { key_package: kp }).await?;
+    });
+    (ds_rx, open_rx)
+}
+
+/// A connected participant in the call: its member, its link, and what it is doing.
+struct Session<'c> {
+    ctx: &'c ParticipantCtx,
+    me: Participant,
+    link: Link,
+    /// Still in the call (it has not asked to leave).
+    active: bool,
+    /// Its audio is muted.
+    muted: bool,
+    /// Frames waiting for a key, with when they came.
+    waiting: VecDeque<(Instant, MediaKind, Vec<u8>)>,
+    /// How many keys it had when it last retried them.
+    keys_seen: usize,
+    /// Its own commit awaiting the race's outcome (under `any`).
+    pending: Option<Vec<u8>>,
+    /// Its RTP sequence numbers and timestamps: audio, video.
+    rtp_seq: [u16; 2],
+    rtp_ts: [u32; 2],
+}
+
+impl<'c> Session<'c> {
+    fn new(ctx: &'c ParticipantCtx, me: Participant, link: Link) -> Session<'c> {
+        Session {
+            ctx,
+            me,
+            link,
+            active: true,
+            muted: false,
+            waiting: VecDeque::new(),
+            keys_seen: 0,
+            pending: None,
+            rtp_seq: [0, 0],
+            rtp_ts: [0, 0],
+        }
     }
-    let mut audio_tick =
-        tokio::time::interval(Duration::from_millis(MediaKind::Audio.interval_ms()));
-    let mut video_tick =
-        tokio::time::interval(Duration::from_millis(MediaKind::Video.interval_ms()));
-    let (mut active, mut muted) = (true, false);
-    // Frames waiting for a key, with when they came.
-    let mut waiting: std::collections::VecDeque<(Instant, MediaKind, Vec<u8>)> = Default::default();
-    let mut keys_seen = 0usize;
-    // Its own commit awaiting the race's outcome (under `any`).
-    let mut pending: Option<Vec<u8>> = None;
-    let mut rtp_seq: [u16; 2] = [0, 0];
-    let mut rtp_ts: [u32; 2] = [0, 0];
-    loop {
-        // New keys: retry the frames waiting for one.
-        if me.key_count() != keys_seen {
-            keys_seen = me.key_count();
-            while waiting
-                .front()
-                .is_some_and(|(came, ..)| came.elapsed() > WAIT_FOR)
-            {
-                waiting.pop_front();
+
+    /// Creates the group (the call's creator) or asks to join it.
+    async fn enter(&mut self) -> anyhow::Result<()> {
+        if self.ctx.creator {
+            self.me
+                .create_group(b"live-call")
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            self.on_epoch().await;
+            self.log_joined();
+            self.link.ds.send(DsMsg::Created).await?;
+        } else {
+            let kp = self.me.key_package().map_err(|e| anyhow::anyhow!("{e}"))?;
+            self.link
+                .ds
+                .send(DsMsg::JoinRequest { key_package: kp })
+                .await?;
+        }
+        Ok(())
+    }
+
+    fn log_joined(&self) {
+        let _ = self.ctx.log.send(Event::Joined {
+            who: self.ctx.name.clone(),
+            at: self.ctx.at(),
+        });
+    }
+
+    /// A new epoch: logged with its key (the checks' ground truth), and under the escrow
+    /// control handed to the SFU.
+    async fn on_epoch(&mut self) {
+        if let Some((epoch, key)) = self.me.current_key() {
+            if self.ctx.control == Some(LiveControl::Escrow) {
+                let _ = self.link.ds.send(DsMsg::Escrow { key: key.clone() }).await;
             }
-            waiting.retain(|(_, kind, payload)| {
-                if me.receive(*kind, payload).is_err() {
-                    return true;
-                }
-                let _ = ctx.log.send(Event::Received {
-                    who: ctx.name.clone(),
-                    kind: *kind,
-                    at: ctx.at(),
-                    frame: sfu::frame_id(payload),
-                    opened: true,
-                    retried: true,
-                });
-                false
+            let _ = self.ctx.log.send(Event::Epoch {
+                who: self.ctx.name.clone(),
+                epoch,
+                key,
+                at: self.ctx.at(),
             });
         }
-        tokio::select! {
-            c = ctl.recv() => match c {
-                Some(Ctl::Leave) => {
-                    active = false;
-                    send(DsMsg::LeaveRequest).await?;
-                }
-                Some(Ctl::Rotate) => {
-                    let proposal = match ctx.policy {
-                        CommitterPolicy::Designated => me.propose_update().map_err(|e| anyhow::anyhow!("{e}"))?,
-                        CommitterPolicy::Any => Vec::new(),
-                    };
-                    send(DsMsg::RotateRequest { proposal }).await?;
-                }
-                Some(Ctl::Mute(m)) => muted = m,
-                Some(Ctl::Stop) | None => break,
-            },
-            Some(bytes) = ds_rx.recv() => {
-                match DsMsg::decode(&bytes) {
-                    Some(
-                        request @ (DsMsg::PleaseAdd { .. }
-                        | DsMsg::PleaseRemove { .. }
-                        | DsMsg::PleaseUpdate { .. }),
-                    ) => {
-                        let (change, adds, removes, proposals, what) = match request {
-                            DsMsg::PleaseAdd { change, key_packages } => (change, key_packages, vec![], vec![], "an add"),
-                            DsMsg::PleaseRemove { change, name } => (change, vec![], vec![name], vec![], "a removal"),
-                            DsMsg::PleaseUpdate { change, proposal } => {
-                                let props = if proposal.is_empty() { vec![] } else { vec![proposal] };
-                                (change, vec![], vec![], props, "an update")
-                            }
-                            _ => continue,
-                        };
-                        if !removes.is_empty() && ctx.control == Some(LiveControl::NoRotate) {
-                            // The control: the departure is acknowledged, nobody's key changes.
-                            send(DsMsg::Commit { change, commit: Vec::new(), welcome: Vec::new() }).await?;
-                            continue;
-                        }
-                        // Under `any` every member races to commit; a commit applies only when
-                        // the SFU fans it back out as the winner.
-                        let racing = ctx.policy == CommitterPolicy::Any;
-                        let made = if racing {
-                            me.commit_pending(&adds, &removes, &proposals)
-                        } else {
-                            me.commit(&adds, &removes, &proposals)
-                        };
-                        match made {
-                            Ok((commit, welcome)) => {
-                                if racing {
-                                    pending = Some(commit.clone());
-                                } else {
-                                    on_epoch(ctx, me.current_key(), &send).await;
-                                }
-                                send(DsMsg::Commit { change, commit, welcome: welcome.unwrap_or_default() }).await?;
-                                if !adds.is_empty() && !racing && ctx.control == Some(LiveControl::History) {
-                                    if let Some((epoch, key)) = me.previous_key() {
-                                        let mut data = epoch.to_be_bytes().to_vec();
-                                        data.extend_from_slice(&key);
-                                        match me.seal(&data) {
-                                            Ok(message) => send(DsMsg::Group { message }).await?,
-                                            Err(e) => ctx.error(format!("sharing history: {e}")),
-                                        }
-                                    }
-                                }
-                            }
-                            Err(e) => ctx.error(format!("committing {what}: {e}")),
-                        }
-                    }
-                    Some(DsMsg::Fanout { commit, proposal }) => {
-                        if commit.is_empty() || !me.in_group() {
-                            continue;
-                        }
-                        if let Some(mine) = pending.take() {
-                            if mine == commit {
-                                match me.merge_own() {
-                                    Ok(()) => on_epoch(ctx, me.current_key(), &send).await,
-                                    Err(e) => ctx.error(format!("merging its winning commit: {e}")),
-                                }
-                                continue;
-                            }
-                            if let Err(e) = me.discard_own() {
-                                ctx.error(format!("dropping its losing commit: {e}"));
-                            }
-                        }
-                        let props: Vec<Vec<u8>> = if proposal.is_empty() { vec![] } else { vec![proposal] };
-                        if me.handle_commit(&props, &commit).is_ok() {
-                            on_epoch(ctx, me.current_key(), &send).await;
-                        }
-                    }
-                    Some(DsMsg::Group { message }) => {
-                        if !me.in_group() {
-                            continue;
-                        }
-                        // Only the history control sends these: an old epoch's key.
-                        if let Ok(data) = me.open(&message) {
-                            if data.len() > 8 {
-                                let (epoch, key) = data.split_at(8);
-                                let epoch = u64::from_be_bytes(epoch.try_into().unwrap_or_default());
-                                me.install_key(epoch, key.to_vec());
-                            }
-                        }
-                    }
-                    Some(DsMsg::Welcome { welcome }) => match me.join(&welcome) {
-                        Ok(()) => {
-                            let _ = ctx.log.send(Event::Joined { who: ctx.name.clone(), at: ctx.at() });
-                            on_epoch(ctx, me.current_key(), &send).await;
-                        }
-                        Err(e) => ctx.error(format!("joining: {e}")),
-                    },
-                    _ => {}
-                }
+    }
+
+    /// New keys: retries the frames waiting for one (dropping those that waited too long).
+    fn retry_waiting(&mut self) {
+        if self.me.key_count() == self.keys_seen {
+            return;
+        }
+        self.keys_seen = self.me.key_count();
+        while self
+            .waiting
+            .front()
+            .is_some_and(|(came, ..)| came.elapsed() > WAIT_FOR)
+        {
+            self.waiting.pop_front();
+        }
+        let (me, ctx) = (&self.me, self.ctx);
+        self.waiting.retain(|(_, kind, payload)| {
+            if me.receive(*kind, payload).is_err() {
+                return true;
             }
-            Some((kind, payload)) = rtp_rx.recv() => {
-                let opened = me.receive(kind, &payload).is_ok();
-                let frame = sfu::frame_id(&payload);
-                if !opened {
-                    // Frames wait a little for their key, as real clients buffer them.
-                    while waiting.len() >= WAITING
-                        || waiting.front().is_some_and(|(came, ..)| came.elapsed() > WAIT_FOR)
-                    {
-                        waiting.pop_front();
+            let _ = ctx.log.send(Event::Received {
+                who: ctx.name.clone(),
+                kind: *kind,
+                at: ctx.at(),
+                frame: sfu::frame_id(payload),
+                opened: true,
+                retried: true,
+            });
+            false
+        });
+    }
+
+    /// The call's instruction (other than stop).
+    async fn on_ctl(&mut self, c: Ctl) -> anyhow::Result<()> {
+        match c {
+            Ctl::Leave => {
+                self.active = false;
+                self.link.ds.send(DsMsg::LeaveRequest).await?;
+            }
+            Ctl::Rotate => {
+                let proposal = match self.ctx.policy {
+                    CommitterPolicy::Designated => self
+                        .me
+                        .propose_update()
+                        .map_err(|e| anyhow::anyhow!("{e}"))?,
+                    CommitterPolicy::Any => Vec::new(),
+                };
+                self.link.ds.send(DsMsg::RotateRequest { proposal }).await?;
+            }
+            Ctl::Mute(m) => self.muted = m,
+            Ctl::Stop => {}
+        }
+        Ok(())
+    }
+
+    /// A delivery-service message from the SFU.
+    async fn on_ds(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
+        match DsMsg::decode(bytes) {
+            Some(DsMsg::PleaseAdd {
+                change,
+                key_packages,
+            }) => self.commit(change, &key_packages, &[], &[], "an add").await,
+            Some(DsMsg::PleaseRemove { change, name }) => {
+                self.commit(change, &[], &[name], &[], "a removal").await
+            }
+            Some(DsMsg::PleaseUpdate { change, proposal }) => {
+                let proposals = one_proposal(proposal);
+                self.commit(change, &[], &[], &proposals, "an update").await
+            }
+            Some(DsMsg::Fanout { commit, proposal }) => {
+                self.on_fanout(&commit, proposal).await;
+                Ok(())
+            }
+            Some(DsMsg::Group { message }) => {
+                self.on_group(&message);
+                Ok(())
+            }
+            Some(DsMsg::Welcome { welcome }) => {
+                match self.me.join(&welcome) {
+                    Ok(()) => {
+                        self.log_joined();
+                        self.on_epoch().await;
                     }
-                    waiting.push_back((Instant::now(), kind, payload));
+                    Err(e) => self.ctx.error(format!("joining: {e}")),
                 }
-                let _ = ctx.log.send(Event::Received { who: ctx.name.clone(), kind, at: ctx.at(), frame, opened, retried: false });
+                Ok(())
             }
-            _ = audio_tick.tick() => {
-                if ctx.speaks && active && !muted && me.in_group() {
-                    send_frame(ctx, &mut me, MediaKind::Audio, &audio, &mut rtp_seq[0], &mut rtp_ts[0], ssrc_audio).await;
-                }
+            _ => Ok(()),
+        }
+    }
+
+    /// Asked to commit a change (`what`, for errors): commits it and sends the commit back.
+    async fn commit(
+        &mut self,
+        change: u32,
+        adds: &[Vec<u8>],
+        removes: &[String],
+        proposals: &[Vec<u8>],
+        what: &str,
+    ) -> anyhow::Result<()> {
+        let ctx = self.ctx;
+        if !removes.is_empty() && ctx.control == Some(LiveControl::NoRotate) {
+            // The control: the departure is acknowledged, nobody's key changes.
+            let ack = DsMsg::Commit {
+                change,
+                commit: Vec::new(),
+                welcome: Vec::new(),
+            };
+            self.link.ds.send(ack).await?;
+            return Ok(());
+        }
+        // Under `any` every member races to commit; a commit applies only when the SFU fans it
+        // back out as the winner.
+        let racing = ctx.policy == CommitterPolicy::Any;
+        let made = if racing {
+            self.me.commit_pending(adds, removes, proposals)
+        } else {
+            self.me.commit(adds, removes, proposals)
+        };
+        let (commit, welcome) = match made {
+            Ok(made) => made,
+            Err(e) => {
+                ctx.error(format!("committing {what}: {e}"));
+                return Ok(());
             }
-            _ = video_tick.tick() => {
-                if ctx.speaks && active && me.in_group() {
-                    send_frame(ctx, &mut me, MediaKind::Video, &video, &mut rtp_seq[1], &mut rtp_ts[1], ssrc_audio + 1).await;
+        };
+        if racing {
+            self.pending = Some(commit.clone());
+        } else {
+            self.on_epoch().await;
+        }
+        let welcome = welcome.unwrap_or_default();
+        self.link
+            .ds
+            .send(DsMsg::Commit {
+                change,
+                commit,
+                welcome,
+            })
+            .await?;
+        if !adds.is_empty() && !racing && ctx.control == Some(LiveControl::History) {
+            self.share_history().await?;
+        }
+        Ok(())
+    }
+
+    /// The history control: hands the group (so the joiners) the previous epoch's key.
+    async fn share_history(&mut self) -> anyhow::Result<()> {
+        let Some((epoch, key)) = self.me.previous_key() else {
+            return Ok(());
+        };
+        let mut data = epoch.to_be_bytes().to_vec();
+        data.extend_from_slice(&key);
+        match self.me.seal(&data) {
+            Ok(message) => self.link.ds.send(DsMsg::Group { message }).await?,
+            Err(e) => self.ctx.error(format!("sharing history: {e}")),
+        }
+        Ok(())
+    }
+
+    /// A commit fanned out by the SFU: its own winning one merged, a losing one dropped, any
+    /// other applied.
+    async fn on_fanout(&mut self, commit: &[u8], proposal: Vec<u8>) {
+        if commit.is_empty() || !self.me.in_group() {
+            return;
+        }
+        if let Some(mine) = self.pending.take() {
+            if mine == commit {
+                match self.me.merge_own() {
+                    Ok(()) => self.on_epoch().await,
+                    Err(e) => self.ctx.error(format!("merging its winning commit: {e}")),
                 }
+                return;
+            }
+            if let Err(e) = self.me.discard_own() {
+                self.ctx.error(format!("dropping its losing commit: {e}"));
+            }
+        }
+        if self
+            .me
+            .handle_commit(&one_proposal(proposal), commit)
+            .is_ok()
+        {
+            self.on_epoch().await;
+        }
+    }
+
+    /// A group message: only the history control sends these, an old epoch's key.
+    fn on_group(&mut self, message: &[u8]) {
+        if !self.me.in_group() {
+            return;
+        }
+        if let Ok(data) = self.me.open(message) {
+            if data.len() > 8 {
+                let (epoch, key) = data.split_at(8);
+                let epoch = u64::from_be_bytes(epoch.try_into().unwrap_or_default());
+                self.me.install_key(epoch, key.to_vec());
             }
         }
     }
-    let _ = pc.close().await;
-    Ok(())
+
+    /// A received frame: opened and logged, or left waiting a little for its key, as real
+    /// clients buffer them.
+    fn on_rtp(&mut self, kind: MediaKind, payload: Vec<u8>) {
+        let opened = self.me.receive(kind, &payload).is_ok();
+        let frame = sfu::frame_id(&payload);
+        if !opened {
+            while self.waiting.len() >= WAITING
+                || self
+                    .waiting
+                    .front()
+                    .is_some_and(|(came, ..)| came.elapsed() > WAIT_FOR)
+            {
+                self.waiting.pop_front();
+            }
+            self.waiting.push_back((Instant::now(), kind, payload));
+        }
+        let _ = self.ctx.log.send(Event::Received {
+            who: self.ctx.name.clone(),
+            kind,
+            at: self.ctx.at(),
+            frame,
+            opened,
+            retried: false,
+        });
+    }
+
+    /// Time for a frame of `kind`: sent if it speaks, is in the group and has not left (nor
+    /// muted, for audio).
+    async fn tick(&mut self, kind: MediaKind) {
+        let muted = kind == MediaKind::Audio && self.muted;
+        if self.ctx.speaks && self.active && !muted && self.me.in_group() {
+            self.send_frame(kind).await;
+        }
+    }
+
+    /// Seals its next frame of `kind` and sends it on its track, logged once sent.
+    async fn send_frame(&mut self, kind: MediaKind) {
+        let Ok((_, payload)) = self.me.next_frame(kind) else {
+            return;
+        };
+        let frame = sfu::frame_id(&payload);
+        let (i, track) = match kind {
+            MediaKind::Audio => (0, &self.link.audio),
+            MediaKind::Video => (1, &self.link.video),
+        };
+        let packet = rtp::Packet {
+            header: rtp::header::Header {
+                version: 2,
+                payload_type: kind.payload_type(),
+                sequence_number: self.rtp_seq[i],
+                timestamp: self.rtp_ts[i],
+                ssrc: self.link.ssrc_audio + i as u32,
+                marker: kind == MediaKind::Video,
+                ..Default::default()
+            },
+            payload: payload.into(),
+        };
+        self.rtp_seq[i] = self.rtp_seq[i].wrapping_add(1);
+        self.rtp_ts[i] = self.rtp_ts[i].wrapping_add(kind.ts_step());
+        if track.write_rtp(packet).await.is_ok() {
+            let _ = self.ctx.log.send(Event::Sent {
+                who: self.ctx.name.clone(),
+                kind,
+                at: self.ctx.at(),
+                frame,
+            });
+        }
+    }
+}
+
+/// A proposal as the list a commit takes: none if empty.
+fn one_proposal(proposal: Vec<u8>) -> Vec<Vec<u8>> {
+    if proposal.is_empty() {
+        Vec::new()
+    } else {
+        vec![proposal]
+    }
 }
 
 /// How long a participant waits for each step of connecting before it gives up (reported).
@@ -618,64 +861,6 @@ const WAIT_FOR: Duration = Duration::from_secs(2);
 
 /// At most this many frames wait (two seconds of 60 senders' audio and video).
 const WAITING: usize = 10_000;
-
-/// A new epoch: logged with its key (the checks' ground truth), and under the escrow control
-/// handed to the SFU.
-async fn on_epoch<F, Fut>(ctx: &ParticipantCtx, current: Option<(u64, Vec<u8>)>, send: &F)
-where
-    F: Fn(DsMsg) -> Fut,
-    Fut: std::future::Future<Output = Result<(), webrtc::error::Error>>,
-{
-    if let Some((epoch, key)) = current {
-        if ctx.control == Some(LiveControl::Escrow) {
-            let _ = send(DsMsg::Escrow { key: key.clone() }).await;
-        }
-        let _ = ctx.log.send(Event::Epoch {
-            who: ctx.name.clone(),
-            epoch,
-            key,
-            at: ctx.at(),
-        });
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn send_frame(
-    ctx: &ParticipantCtx,
-    me: &mut Participant,
-    kind: MediaKind,
-    track: &TrackLocalStaticRTP,
-    seq: &mut u16,
-    ts: &mut u32,
-    ssrc: u32,
-) {
-    let Ok((_, payload)) = me.next_frame(kind) else {
-        return;
-    };
-    let frame = sfu::frame_id(&payload);
-    let packet = rtp::Packet {
-        header: rtp::header::Header {
-            version: 2,
-            payload_type: kind.payload_type(),
-            sequence_number: *seq,
-            timestamp: *ts,
-            ssrc,
-            marker: kind == MediaKind::Video,
-            ..Default::default()
-        },
-        payload: payload.into(),
-    };
-    *seq = seq.wrapping_add(1);
-    *ts = ts.wrapping_add(kind.ts_step());
-    if track.write_rtp(packet).await.is_ok() {
-        let _ = ctx.log.send(Event::Sent {
-            who: ctx.name.clone(),
-            kind,
-            at: ctx.at(),
-            frame,
-        });
-    }
-}
 
 /// The SFU in a process of its own: UDP media and TCP signalling on the same address. Returns
 /// the address it took and its command channel (send `Finish` to end it).
