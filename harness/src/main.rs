@@ -565,9 +565,7 @@ fn check_live(out: &mut dyn Write) -> anyhow::Result<Vec<Check>> {
         .map(|c| c.name())
         .collect();
     let s = script::parse("the default script", script::DEFAULT, &names)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = runtime()?;
     let spinner = e2ee_harness::progress::Spinner::start();
     spinner.update(&format!(
         "live call running ({} s)",
@@ -618,9 +616,7 @@ fn run_live(args: LiveArgs) -> anyhow::Result<u8> {
         json,
     }) = args.command
     {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()?;
+        let runtime = runtime()?;
         let (addr, sfu) = runtime.block_on(e2ee_harness::live::call::start_sfu_process(
             listen,
             committer,
@@ -641,9 +637,8 @@ fn run_live(args: LiveArgs) -> anyhow::Result<u8> {
         }
         return with_record(json, |out| {
             let sframe = clients::sframe::Sframe::new();
-            let found = record::server_checks(&report.record, &sframe);
-            let mut failures = found.canaries.clone();
-            failures.extend(found.decrypted.iter().cloned());
+            let (check, found) =
+                record::server_check(format!("sfu {addr}"), &report.record, &sframe);
             writeln!(
                 out,
                 "{} frames, {} delivery-service messages, {} commits, {} epochs ({} sender-epochs), {} candidate keys tried",
@@ -654,11 +649,7 @@ fn run_live(args: LiveArgs) -> anyhow::Result<u8> {
                 found.kids,
                 found.candidate_keys
             )?;
-            Ok(vec![server_check(
-                format!("sfu {addr}"),
-                &failures,
-                found.frames + found.ds_messages,
-            )])
+            Ok(vec![check])
         });
     }
     if let Some(LiveCommand::Client {
@@ -670,15 +661,8 @@ fn run_live(args: LiveArgs) -> anyhow::Result<u8> {
         committer,
     }) = args.command
     {
-        if !names.contains(&client.as_str()) {
-            anyhow::bail!(
-                "unknown client `{client}` (MLS clients: {})",
-                names.join(", ")
-            );
-        }
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()?;
+        clients::by_names(Some(std::slice::from_ref(&client)))?;
+        let runtime = runtime()?;
         let events = runtime.block_on(e2ee_harness::live::call::run_client(
             &name,
             &client,
@@ -716,9 +700,8 @@ fn run_live(args: LiveArgs) -> anyhow::Result<u8> {
             .with_context(|| format!("{} is not an SFU record", file.display()))?;
         return with_record(json, |out| {
             let sframe = clients::sframe::Sframe::new();
-            let found = record::server_checks(&rec, &sframe);
-            let mut failures = found.canaries.clone();
-            failures.extend(found.decrypted.iter().cloned());
+            let (check, found) =
+                record::server_check(format!("record {}", file.display()), &rec, &sframe);
             writeln!(
                 out,
                 "{}: {} frames, {} delivery-service messages, {} epochs ({} sender-epochs), {} candidate keys tried",
@@ -729,14 +712,10 @@ fn run_live(args: LiveArgs) -> anyhow::Result<u8> {
                 found.kids,
                 found.candidate_keys
             )?;
-            for f in &failures {
+            for f in found.canaries.iter().chain(&found.decrypted) {
                 writeln!(out, "  {f}")?;
             }
-            Ok(vec![server_check(
-                format!("record {}", file.display()),
-                &failures,
-                found.frames + found.ds_messages,
-            )])
+            Ok(vec![check])
         });
     }
     // The benchmark: its script, and where its measured events start.
@@ -761,9 +740,8 @@ fn run_live(args: LiveArgs) -> anyhow::Result<u8> {
                 );
             }
             json = bench_json;
-            let chosen = chosen_clients(clients, &names)?;
-            let refs: Vec<&str> = chosen.iter().map(String::as_str).collect();
-            let text = script::bench(participants, speakers, rounds, &refs);
+            let chosen = chosen_clients(clients)?;
+            let text = script::bench(participants, speakers, rounds, &chosen);
             let rounds = rounds.min(participants.saturating_sub(speakers + 1) / 3);
             bench = Some(participants - rounds);
             (format!("bench {participants}/{speakers}"), text)
@@ -777,9 +755,8 @@ fn run_live(args: LiveArgs) -> anyhow::Result<u8> {
             if n == 0 {
                 anyhow::bail!("--participants must be at least 1");
             }
-            let chosen = chosen_clients(args.clients.clone(), &names)?;
-            let refs: Vec<&str> = chosen.iter().map(String::as_str).collect();
-            (format!("--participants {n}"), script::generated(n, &refs))
+            let chosen = chosen_clients(args.clients.clone())?;
+            (format!("--participants {n}"), script::generated(n, &chosen))
         }
         (None, None) => (
             "the default script".to_string(),
@@ -802,9 +779,7 @@ fn run_live(args: LiveArgs) -> anyhow::Result<u8> {
             .map(|c| format!(", control {}", c.name()))
             .unwrap_or_default()
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = runtime()?;
     // Measured events of the benchmark: "join p195", "leave p193", ...
     let measured: Vec<String> = bench
         .map(|first| {
@@ -979,14 +954,16 @@ fn run_live(args: LiveArgs) -> anyhow::Result<u8> {
 }
 
 /// The MLS clients named by --clients (all of them by default); unknown names are a usage error.
-fn chosen_clients(chosen: Option<Vec<String>>, names: &[&str]) -> anyhow::Result<Vec<String>> {
-    let chosen = chosen.unwrap_or_else(|| names.iter().map(|s| s.to_string()).collect());
-    for c in &chosen {
-        if !names.contains(&c.as_str()) {
-            anyhow::bail!("unknown client `{c}` (MLS clients: {})", names.join(", "));
-        }
-    }
-    Ok(chosen)
+fn chosen_clients(chosen: Option<Vec<String>>) -> anyhow::Result<Vec<&'static str>> {
+    let chosen = e2ee_harness::clients::by_names(chosen.as_deref())?;
+    Ok(chosen.iter().map(|c| c.name()).collect())
+}
+
+/// The multi-thread tokio runtime the live calls run on.
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
 }
 
 /// CPU time (user + system) this process has used, from /proc/self/stat (Linux: fields 14 and
@@ -1039,47 +1016,12 @@ fn skipped_level(what: &str, name: &str, why: &str) -> Check {
     )
 }
 
-/// The server-side check of a record, as a results entry; not-applicable when the record holds
-/// nothing the SFU carried (no question to ask of it).
-fn server_check(call: String, failures: &[String], carried: usize) -> Check {
-    let scope = results::Scope::Live {
-        call,
-        participant: None,
-        control: None,
-    };
-    let check = Check::from_failures(
-        scope,
-        results::Question::ServerBlind,
-        "the SFU opens nothing it carried",
-        failures,
-        "no canary marker in clear; no frame opens under any key-sized window of the \
-         delivery-service messages",
-    );
-    if carried == 0 && failures.is_empty() {
-        check.not_applicable("the record holds no frame and no delivery-service message")
-    } else {
-        check
-    }
-}
-
 /// `e2ee interop`: exit 2 if nothing could be run, 1 if a check failed or a script was
 /// malformed (the others still run).
 fn run_interop(args: InteropArgs) -> anyhow::Result<u8> {
     use e2ee_harness::{clients, interop, vectors};
-    let all = clients::mls_clients();
-    let names = args
-        .clients
-        .unwrap_or_else(|| all.iter().map(|c| c.name().to_string()).collect());
-    let mut chosen: Vec<&dyn clients::MlsClient> = Vec::new();
-    for n in &names {
-        let c = all.iter().find(|c| c.name() == n).with_context(|| {
-            format!(
-                "unknown client `{n}` (MLS clients: {})",
-                all.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ")
-            )
-        })?;
-        chosen.push(c.as_ref());
-    }
+    let all = clients::by_names(args.clients.as_deref())?;
+    let chosen: Vec<&dyn clients::MlsClient> = all.iter().map(|c| c.as_ref()).collect();
     let path = match args.config {
         Some(p) => p,
         None => vectors::directory(args.vectors)?.join("mls-interop"),
@@ -1180,19 +1122,15 @@ fn generate_vectors(kind: &str, client: &str, out: &std::path::Path) -> anyhow::
     if kind != "mls-sframe" {
         anyhow::bail!("unknown --kind `{kind}` (known: mls-sframe)");
     }
-    let mls = clients::mls_clients()
-        .into_iter()
-        .find(|c| c.name() == client)
-        .with_context(|| {
-            format!(
-                "unknown --client `{client}` (MLS clients: {})",
-                clients::mls_clients()
-                    .iter()
-                    .map(|c| c.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+    let mls = clients::by_names(Some(&[client.to_string()]))
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "unknown --client `{}` (MLS clients: {})",
+                e.name,
+                e.known.join(", ")
             )
-        })?;
+        })?
+        .remove(0);
     let sframe = clients::sframe_clients().remove(0);
     let cases = match mls_sframe::generate(mls.as_ref(), sframe.as_ref()) {
         Ok(cases) => cases,

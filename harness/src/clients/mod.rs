@@ -243,3 +243,33 @@ pub fn names() -> Vec<&'static str> {
     names.extend(sframe_clients().iter().map(|c| c.name()));
     names
 }
+
+/// A name `--client`/`--clients` does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown client `{name}` (MLS clients: {})", known.join(", "))]
+pub struct UnknownClient {
+    pub name: String,
+    /// The MLS clients' names, in report order.
+    pub known: Vec<&'static str>,
+}
+
+/// The MLS clients named, in the order given (a name given twice gives two); every MLS client
+/// when `names` is `None`.
+pub fn by_names(names: Option<&[String]>) -> Result<Vec<Box<dyn MlsClient>>, UnknownClient> {
+    let Some(names) = names else {
+        return Ok(mls_clients());
+    };
+    names
+        .iter()
+        .map(|name| {
+            let all = mls_clients();
+            let known = all.iter().map(|c| c.name()).collect();
+            all.into_iter()
+                .find(|c| c.name() == name)
+                .ok_or_else(|| UnknownClient {
+                    name: name.clone(),
+                    known,
+                })
+        })
+        .collect()
+}
