@@ -273,3 +273,30 @@ pub fn by_names(names: Option<&[String]>) -> Result<Vec<Box<dyn MlsClient>>, Unk
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names_of(clients: &[Box<dyn MlsClient>]) -> Vec<&'static str> {
+        clients.iter().map(|c| c.name()).collect()
+    }
+
+    #[test]
+    fn by_names_keeps_the_order_given_and_defaults_to_every_client() {
+        let all = by_names(None).unwrap();
+        assert_eq!(names_of(&all), names_of(&mls_clients()));
+        let chosen = ["mls-rs".to_string(), "openmls".into(), "mls-rs".into()];
+        let chosen = by_names(Some(&chosen)).unwrap();
+        assert_eq!(names_of(&chosen), ["mls-rs", "openmls", "mls-rs"]);
+    }
+
+    #[test]
+    fn by_names_names_the_unknown_client_and_the_known_ones() {
+        let err = by_names(Some(&["openmls".into(), "webex".into()])).err();
+        assert_eq!(
+            err.map(|e| e.to_string()).as_deref(),
+            Some("unknown client `webex` (MLS clients: openmls, mls-rs)")
+        );
+    }
+}
