@@ -5,6 +5,7 @@
 //! [`expect`] holds the known findings a run is judged against.
 
 pub mod clients;
+pub mod commands;
 pub mod expect;
 pub mod findings;
 pub mod interop;

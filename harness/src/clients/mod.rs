@@ -243,3 +243,60 @@ pub fn names() -> Vec<&'static str> {
     names.extend(sframe_clients().iter().map(|c| c.name()));
     names
 }
+
+/// A name `--client`/`--clients` does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown client `{name}` (MLS clients: {})", known.join(", "))]
+pub struct UnknownClient {
+    pub name: String,
+    /// The MLS clients' names, in report order.
+    pub known: Vec<&'static str>,
+}
+
+/// The MLS clients named, in the order given (a name given twice gives two); every MLS client
+/// when `names` is `None`.
+pub fn by_names(names: Option<&[String]>) -> Result<Vec<Box<dyn MlsClient>>, UnknownClient> {
+    let Some(names) = names else {
+        return Ok(mls_clients());
+    };
+    names
+        .iter()
+        .map(|name| {
+            let all = mls_clients();
+            let known = all.iter().map(|c| c.name()).collect();
+            all.into_iter()
+                .find(|c| c.name() == name)
+                .ok_or_else(|| UnknownClient {
+                    name: name.clone(),
+                    known,
+                })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names_of(clients: &[Box<dyn MlsClient>]) -> Vec<&'static str> {
+        clients.iter().map(|c| c.name()).collect()
+    }
+
+    #[test]
+    fn by_names_keeps_the_order_given_and_defaults_to_every_client() {
+        let all = by_names(None).unwrap();
+        assert_eq!(names_of(&all), names_of(&mls_clients()));
+        let chosen = ["mls-rs".to_string(), "openmls".into(), "mls-rs".into()];
+        let chosen = by_names(Some(&chosen)).unwrap();
+        assert_eq!(names_of(&chosen), ["mls-rs", "openmls", "mls-rs"]);
+    }
+
+    #[test]
+    fn by_names_names_the_unknown_client_and_the_known_ones() {
+        let err = by_names(Some(&["openmls".into(), "webex".into()])).err();
+        assert_eq!(
+            err.map(|e| e.to_string()).as_deref(),
+            Some("unknown client `webex` (MLS clients: openmls, mls-rs)")
+        );
+    }
+}

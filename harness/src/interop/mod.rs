@@ -284,7 +284,81 @@ impl RunRecord {
                 .map(|(k, v)| (k.to_string(), *v as f64))
                 .collect::<BTreeMap<_, _>>()
         };
-        let (verdict, reason, evidence) = match &self.stop {
+        let (verdict, reason, evidence) = self.agreement();
+        let stopped = match &self.stop {
+            Some(Stop::Fail(f)) => format!(" (the run stopped at {f})"),
+            Some(Stop::Unimplemented { step, .. }) => {
+                format!(" (the run stopped at step {step})")
+            }
+            None => String::new(),
+        };
+        let scope = self.scope();
+        let new = |question, name: String, verdict, reason, evidence: Option<Evidence>| {
+            let c = Check::new(scope.clone(), question, name, verdict, reason);
+            match evidence {
+                Some(e) => c.with_evidence(e),
+                None => c,
+            }
+        };
+        // The run itself: every step as the script says, members agreeing at every check.
+        let mut checks = vec![new(
+            Question::Agreement,
+            self.run_name(),
+            verdict,
+            reason,
+            evidence,
+        )
+        .with_figures(figures(&[
+            ("steps", self.steps),
+            ("agreements", self.agreements),
+            ("round_trips", self.round_trips),
+        ]))];
+        // The delivery service is asked two things: does any message hold a canary (only runs
+        // that protected an application message have one), and does any hold a member's key.
+        let (verdict, reason) = self.delivery_verdict(&stopped);
+        checks.push(
+            new(
+                Question::ServerBlind,
+                format!("{}: delivery service learns nothing", self.run_name()),
+                verdict,
+                reason,
+                (!self.delivery_findings.is_empty()).then(|| Evidence {
+                    steps: self.delivery_findings.clone(),
+                    mermaid: None,
+                    final_state: None,
+                }),
+            )
+            .with_figures(figures(&[
+                ("messages", self.messages),
+                ("bytes", self.bytes),
+                ("canaries", self.canaries),
+                ("keys", self.secrets),
+            ])),
+        );
+        let (verdict, reason) = self.removed_verdict(&stopped);
+        checks.push(
+            new(
+                Question::RemovedBlind,
+                format!("{}: removed members read nothing", self.run_name()),
+                verdict,
+                reason,
+                (!self.removed_leaks.is_empty()).then(|| Evidence {
+                    steps: self.removed_leaks.clone(),
+                    mermaid: None,
+                    final_state: None,
+                }),
+            )
+            .with_figures(figures(&[
+                ("attempts", self.removed_attempts),
+                ("refused_as_evicted", self.removed_evicted),
+            ])),
+        );
+        checks
+    }
+
+    /// The run's own verdict: every step as the script says, members agreeing at every check.
+    fn agreement(&self) -> (Verdict, String, Option<Evidence>) {
+        match &self.stop {
             // Nothing compared: the question of agreement was never asked.
             None if self.steps == 0 || (self.agreements == 0 && self.round_trips == 0) => (
                 Verdict::NotApplicable,
@@ -321,38 +395,13 @@ impl RunRecord {
                 format!("unimplemented: {feature} ({client}), needed at step {step}"),
                 None,
             ),
-        };
-        let stopped = match &self.stop {
-            Some(Stop::Fail(f)) => format!(" (the run stopped at {f})"),
-            Some(Stop::Unimplemented { step, .. }) => {
-                format!(" (the run stopped at step {step})")
-            }
-            None => String::new(),
-        };
-        let scope = self.scope();
-        let new = |question, name: String, verdict, reason, evidence: Option<Evidence>| {
-            let c = Check::new(scope.clone(), question, name, verdict, reason);
-            match evidence {
-                Some(e) => c.with_evidence(e),
-                None => c,
-            }
-        };
-        // The run itself: every step as the script says, members agreeing at every check.
-        let mut checks = vec![new(
-            Question::Agreement,
-            self.run_name(),
-            verdict,
-            reason,
-            evidence,
-        )
-        .with_figures(figures(&[
-            ("steps", self.steps),
-            ("agreements", self.agreements),
-            ("round_trips", self.round_trips),
-        ]))];
-        // The delivery service is asked two things: does any message hold a canary (only runs
-        // that protected an application message have one), and does any hold a member's key.
-        let (verdict, reason) = if !self.delivery_findings.is_empty() {
+        }
+    }
+
+    /// Whether the delivery service saw a canary or a member's key; `stopped` says where an
+    /// unfinished run stopped.
+    fn delivery_verdict(&self, stopped: &str) -> (Verdict, String) {
+        if !self.delivery_findings.is_empty() {
             (Verdict::Fail, self.delivery_findings.join("; "))
         } else if self.messages == 0 {
             (
@@ -387,27 +436,12 @@ impl RunRecord {
                     self.messages, self.bytes
                 ),
             )
-        };
-        checks.push(
-            new(
-                Question::ServerBlind,
-                format!("{}: delivery service learns nothing", self.run_name()),
-                verdict,
-                reason,
-                (!self.delivery_findings.is_empty()).then(|| Evidence {
-                    steps: self.delivery_findings.clone(),
-                    mermaid: None,
-                    final_state: None,
-                }),
-            )
-            .with_figures(figures(&[
-                ("messages", self.messages),
-                ("bytes", self.bytes),
-                ("canaries", self.canaries),
-                ("keys", self.secrets),
-            ])),
-        );
-        let (verdict, reason) = if !self.removed_leaks.is_empty() {
+        }
+    }
+
+    /// Whether removed members read any later message; `stopped` as for [`Self::delivery_verdict`].
+    fn removed_verdict(&self, stopped: &str) -> (Verdict, String) {
+        if !self.removed_leaks.is_empty() {
             (Verdict::Fail, self.removed_leaks.join("; "))
         } else if self.removed_attempts == 0 {
             (
@@ -440,25 +474,7 @@ impl RunRecord {
                     }
                 ),
             )
-        };
-        checks.push(
-            new(
-                Question::RemovedBlind,
-                format!("{}: removed members read nothing", self.run_name()),
-                verdict,
-                reason,
-                (!self.removed_leaks.is_empty()).then(|| Evidence {
-                    steps: self.removed_leaks.clone(),
-                    mermaid: None,
-                    final_state: None,
-                }),
-            )
-            .with_figures(figures(&[
-                ("attempts", self.removed_attempts),
-                ("refused_as_evicted", self.removed_evicted),
-            ])),
-        );
-        checks
+        }
     }
 }
 

@@ -353,6 +353,43 @@ pub fn server_checks(record: &Record, sframe: &(dyn SframeClient + Sync)) -> Ser
     f
 }
 
+/// The server-side checks of a record as one results entry for the call `call`, with what they
+/// found: a fail per canary in clear and per frame that opened; not-applicable when the record
+/// holds nothing the SFU carried (no question to ask of it).
+pub fn server_check(
+    call: String,
+    record: &Record,
+    sframe: &(dyn SframeClient + Sync),
+) -> (crate::results::Check, ServerFindings) {
+    use crate::results::{Check, Question, Scope};
+    let found = server_checks(record, sframe);
+    let failures: Vec<String> = found
+        .canaries
+        .iter()
+        .chain(&found.decrypted)
+        .cloned()
+        .collect();
+    let scope = Scope::Live {
+        call,
+        participant: None,
+        control: None,
+    };
+    let check = Check::from_failures(
+        scope,
+        Question::ServerBlind,
+        "the SFU opens nothing it carried",
+        &failures,
+        "no canary marker in clear; no frame opens under any key-sized window of the \
+         delivery-service messages",
+    );
+    let check = if found.frames + found.ds_messages == 0 && failures.is_empty() {
+        check.not_applicable("the record holds no frame and no delivery-service message")
+    } else {
+        check
+    };
+    (check, found)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
