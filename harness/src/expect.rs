@@ -8,9 +8,13 @@
 //!
 //! ```toml
 //! [[expect]]
-//! id = "mls-rs-leaf-index-limit"      # the finding's id (see `findings.rs`)
+//! id = "mls-rs-leaf-index-limit"      # the finding's id
 //! reason = "mls-rs refuses leaf indexes above 2^24-1 (a design limit)"
 //! link = "https://github.com/awslabs/mls-rs"
+//! title = "..."                       # optional: the finding in the report (title, what is
+//! what = "..."                        # wrong, where the fault lies, upstream reference);
+//! fault = "..."                       # the shipped file has them all, being also the
+//! reference = "..."                   # catalogue of known causes (`findings.rs`)
 //! [expect.match]                      # every key given must match; `*` is a wildcard
 //! kind = "vector"                     # design | vector | interop | live | input
 //! client = "mls-rs"                   # a vector's client, or any client of an interop run
@@ -74,8 +78,25 @@ pub struct Expectation {
     pub id: String,
     pub reason: String,
     pub link: String,
+    /// The finding in words, for the report.
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub what: Option<String>,
+    /// Where the fault lies: a client and version, a protocol, a vector file.
+    #[serde(default)]
+    pub fault: Option<String>,
+    #[serde(default)]
+    pub reference: Option<String>,
     #[serde(rename = "match")]
     pub matcher: Match,
+}
+
+impl Expectation {
+    /// Whether `c` is a failure of this finding: in its scope, with its reason.
+    pub fn covers_failure(&self, c: &Check) -> bool {
+        self.matcher.covers(c) && self.matcher.reason_matches(&c.reason)
+    }
 }
 
 /// What a check must be for an expectation to cover it; absent keys match anything.
@@ -236,82 +257,99 @@ impl Match {
         self.reason.as_deref().is_none_or(|p| glob(p, reason))
     }
 
-    /// Whether `c` is in this expectation's scope (its reason aside).
+    /// Whether `c` is in this expectation's scope (its reason aside). A key the check's
+    /// scope has no value for (a `client` asked of a model check) does not match.
     pub fn covers(&self, c: &Check) -> bool {
-        let is = |want: &Option<String>, got: &str| want.as_deref().is_none_or(|w| glob(w, got));
-        let absent = |want: &Option<String>| want.is_none();
-        if !is(&self.question, &c.question.key()) || !is(&self.name, &c.name) {
+        let Some(f) = Facets::of(&c.scope) else {
+            // A version-1 check has no scope to match.
             return false;
-        }
-        match &c.scope {
+        };
+        let key = |want: &Option<String>, got: Option<&str>| {
+            want.as_deref()
+                .is_none_or(|w| got.is_some_and(|g| glob(w, g)))
+        };
+        key(&self.question, Some(&c.question.key()))
+            && key(&self.name, Some(&c.name))
+            && key(&self.kind, Some(f.kind))
+            && key(&self.protocol, f.protocol)
+            && key(&self.mutant, f.mutant)
+            && key(&self.file, f.file)
+            && key(&self.case, f.case)
+            && key(&self.scenario, f.scenario)
+            && key(&self.call, f.call)
+            && self
+                .client
+                .as_deref()
+                .is_none_or(|w| f.clients.iter().any(|c| glob(w, c)))
+            && self.participants.is_none_or(|n| f.participants == Some(n))
+    }
+}
+
+/// What a scope says, key by key, for matching; `None` where it has no such key.
+#[derive(Default)]
+struct Facets<'a> {
+    kind: &'static str,
+    protocol: Option<&'a str>,
+    /// The mutant or control, "none" for none.
+    mutant: Option<&'a str>,
+    participants: Option<u64>,
+    /// A vector's client, or every client of an interop assignment.
+    clients: Vec<&'a str>,
+    file: Option<&'a str>,
+    case: Option<&'a str>,
+    scenario: Option<&'a str>,
+    call: Option<&'a str>,
+}
+
+impl<'a> Facets<'a> {
+    fn of(scope: &'a Scope) -> Option<Facets<'a>> {
+        Some(match scope {
             Scope::Design {
                 protocol,
                 mutant,
                 bounds,
-            } => {
-                is(&self.kind, "design")
-                    && is(&self.protocol, protocol)
-                    && is(&self.mutant, mutant.as_deref().unwrap_or("none"))
-                    && self
-                        .participants
-                        .is_none_or(|n| bounds.get("participants") == Some(&n))
-                    && absent(&self.client)
-                    && absent(&self.file)
-                    && absent(&self.case)
-                    && absent(&self.scenario)
-                    && absent(&self.call)
-            }
+            } => Facets {
+                kind: "design",
+                protocol: Some(protocol),
+                mutant: Some(mutant.as_deref().unwrap_or("none")),
+                participants: bounds.get("participants").copied(),
+                ..Facets::default()
+            },
             Scope::Vector {
                 client, file, case, ..
-            } => {
-                is(&self.kind, "vector")
-                    && is(&self.client, client)
-                    && is(&self.file, file)
-                    && is(&self.case, case)
-                    && absent(&self.protocol)
-                    && absent(&self.mutant)
-                    && self.participants.is_none()
-                    && absent(&self.scenario)
-                    && absent(&self.call)
-            }
+            } => Facets {
+                kind: "vector",
+                clients: vec![client.as_str()],
+                file: Some(file),
+                case: Some(case),
+                ..Facets::default()
+            },
             Scope::Interop {
                 scenario,
                 assignment,
                 control,
                 ..
-            } => {
-                is(&self.kind, "interop")
-                    && is(&self.scenario, scenario)
-                    && self
-                        .client
-                        .as_deref()
-                        .is_none_or(|w| assignment.values().any(|c| glob(w, c)))
-                    && is(&self.mutant, control.as_deref().unwrap_or("none"))
-                    && absent(&self.protocol)
-                    && self.participants.is_none()
-                    && absent(&self.file)
-                    && absent(&self.case)
-                    && absent(&self.call)
-            }
-            Scope::Live { call, control, .. } => {
-                is(&self.kind, "live")
-                    && is(&self.call, call)
-                    && is(&self.mutant, control.as_deref().unwrap_or("none"))
-                    && absent(&self.protocol)
-                    && self.participants.is_none()
-                    && absent(&self.client)
-                    && absent(&self.file)
-                    && absent(&self.case)
-                    && absent(&self.scenario)
-            }
-            Scope::Input { file, case, .. } => {
-                is(&self.kind, "input")
-                    && is(&self.file, file)
-                    && is(&self.case, case.as_deref().unwrap_or(""))
-            }
-            // A version-1 check has no scope to match.
-            Scope::Unscoped { .. } => false,
-        }
+            } => Facets {
+                kind: "interop",
+                scenario: Some(scenario),
+                clients: assignment.values().map(String::as_str).collect(),
+                mutant: Some(control.as_deref().unwrap_or("none")),
+                ..Facets::default()
+            },
+            Scope::Live { call, control, .. } => Facets {
+                kind: "live",
+                call: Some(call),
+                mutant: Some(control.as_deref().unwrap_or("none")),
+                ..Facets::default()
+            },
+            Scope::Input { file, case, .. } => Facets {
+                kind: "input",
+                file: Some(file),
+                case: Some(case.as_deref().unwrap_or("")),
+                ..Facets::default()
+            },
+            Scope::Unscoped { .. } => return None,
+        })
     }
 }
 
@@ -358,6 +396,21 @@ mod tests {
     fn the_shipped_expectations_parse() {
         let e = Expectations::known_findings();
         assert_eq!(e.entries.len(), 4, "{e:?}");
+        // Being the catalogue of known causes, every entry describes its finding.
+        for x in &e.entries {
+            for (field, v) in [
+                ("title", &x.title),
+                ("what", &x.what),
+                ("fault", &x.fault),
+                ("reference", &x.reference),
+            ] {
+                assert!(
+                    v.as_deref().is_some_and(|t| !t.is_empty()),
+                    "{}: {field}",
+                    x.id
+                );
+            }
+        }
     }
 
     fn vector_fail(client: &str, reason: &str) -> Check {

@@ -2,128 +2,27 @@
 //! an auditor reads the four, each once, with its evidence, where the fault lies and the
 //! upstream reference, and the checks behind it a click away.
 //!
-//! A failure belongs to a *known cause* ([`KNOWN_CAUSES`]: each a defect this project found and
-//! verified, matched on the check's typed scope and question and, where the scope alone cannot
-//! tell, on the client's own error) or, failing that, to a finding grouped by where it failed:
-//! the client and vector file, the interop scenario and its clients, the model and its bounds,
-//! the call. Expectations (`expect.rs`) are separate: they say which findings are known to a
-//! run; a finding exists whether or not it is expected, so deleting an expectation still names
-//! the finding when it fails the run.
+//! A failure belongs to a *known cause* ([`known_causes`]: the shipped known findings, each a
+//! defect this project found and verified, matched on the check's typed scope and question and,
+//! where the scope alone cannot tell, on the client's own error) or, failing that, to a finding
+//! grouped by where it failed: the client and vector file, the interop scenario and its clients,
+//! the model and its bounds, the call. The expectations a run is judged against (`--expect`) are
+//! separate: a finding exists whether or not it is expected, so an expectations file without an
+//! entry still names that finding when it fails the run.
 
-use crate::expect::Match;
+use crate::expect::{Expectation, Expectations};
 use crate::results::{Check, ExpectedBy, Level, Question, Scope, Verdict};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
-/// A defect found and verified, with what identifies its failures.
-#[derive(Debug)]
-pub struct KnownCause {
-    pub id: &'static str,
-    pub title: &'static str,
-    pub what: &'static str,
-    /// Where the fault lies: a client and version, a protocol, a vector file.
-    pub fault: &'static str,
-    pub reference: &'static str,
-    matcher: fn() -> Match,
+/// The known causes: the shipped known findings (`expectations/known-findings.toml`, built in),
+/// read once. Each is a defect this project found and verified, with what identifies its
+/// failures and how to describe it.
+pub fn known_causes() -> &'static [Expectation] {
+    static KNOWN: OnceLock<Expectations> = OnceLock::new();
+    &KNOWN.get_or_init(Expectations::known_findings).entries
 }
-
-impl KnownCause {
-    pub fn covers(&self, c: &Check) -> bool {
-        let m = (self.matcher)();
-        m.covers(c)
-            && m.reason
-                .as_deref()
-                .is_none_or(|p| crate::expect::glob(p, &c.reason))
-    }
-}
-
-/// The root causes of today's failures (README: "Findings").
-pub static KNOWN_CAUSES: &[KnownCause] = &[
-    KnownCause {
-        id: "orange-fork-at-5",
-        title: "Orange Meets' published algorithm forks a joiner at MaxTotalUsers 5",
-        what: "At the bound Cloudflare checked (MaxTotalUsers = 5), with an honest server, a \
-               DC Welcomes a joiner into epoch 3 and leaves before sending the Add; the next \
-               DC Welcomes it again into its own epoch 3 with another secret, which the joiner \
-               ignores. The joiner holds the departed DC's secret while the group holds the \
-               new one (epoch_agreement fails) and refuses every later commit (convergence \
-               fails). In Cloudflare's spec both are \"epoch 3\", so EndWithEqualEpochs \
-               cannot see it.",
-        fault: "protocol: Cloudflare Orange Meets, designated-committer algorithm \
-                (orange_draft1.tla), modelled as orange-dc-keys",
-        reference: "github.com/cloudflareresearch/orange-e2ee-model-check @404f994 \
-                    orange_draft1.tla; README §\"The same algorithm with keys and a hostile \
-                    server\"",
-        matcher: || Match {
-            kind: Some("design".into()),
-            protocol: Some("orange-dc*".into()),
-            participants: Some(5),
-            mutant: Some("none".into()),
-            question: Some("agreement".into()),
-            ..Match::default()
-        },
-    },
-    KnownCause {
-        id: "openmls-psk-order",
-        title: "openmls 0.9.2 orders PSKs differently in a commit and in its key schedule",
-        what: "A commit holding PSK proposals both by reference and by value derives \
-               psk_secret over them in another order than it lists them, so every receiver \
-               (openmls: ConfirmationTagMismatch, mls-rs: InvalidConfirmationTag) rejects it; \
-               the same commit from mls-rs is accepted by both.",
-        fault: "client: openmls 0.9.2 as committer (commit_builder.rs:490-505 vs 719-728)",
-        reference: "github.com/openmls/openmls tag v0.9.2, openmls/src/group/mls_group/\
-                    commit_builder.rs",
-        matcher: || Match {
-            kind: Some("interop".into()),
-            client: Some("openmls".into()),
-            mutant: Some("none".into()),
-            question: Some("agreement".into()),
-            reason: Some("*(openmls) made:*onfirmationTag*".into()),
-            ..Match::default()
-        },
-    },
-    KnownCause {
-        id: "openmls-reinit-ratchet-tree",
-        title: "openmls refuses the vectors' ReInit proposals, which carry a ratchet_tree \
-                extension",
-        what: "The IETF messages vectors' ReInit proposals list a ratchet_tree extension. RFC \
-               9420's extension registry (§17.3) allows ratchet_tree in GroupInfo only, not in \
-               a group context, and openmls checks that: the bytes decode, the content is \
-               invalid. The fault is in the vectors, not in openmls (openmls added the check \
-               in PR #1927 and stopped generating such vectors).",
-        fault: "vector: mlswg/mls-implementations test-vectors/messages.json (ReInit \
-                proposals); refused by openmls 0.9.2",
-        reference: "RFC 9420 §17.3 (the ratchet_tree extension's Message(s): GI); \
-                    github.com/openmls/openmls PR #1927",
-        matcher: || Match {
-            kind: Some("vector".into()),
-            client: Some("openmls".into()),
-            file: Some("messages.json".into()),
-            question: Some("conformance".into()),
-            case: Some("*.re_init_proposal".into()),
-            reason: Some("*RatchetTree*".into()),
-            ..Match::default()
-        },
-    },
-    KnownCause {
-        id: "mls-rs-leaf-index-limit",
-        title: "mls-rs refuses leaf indexes above 2^24−1",
-        what: "The IETF messages vectors' Remove proposals name leaf indexes up to 2^32−1 \
-               (RFC 9420 encodes a leaf index as uint32); mls-rs refuses any above 2^24−1, \
-               its design limit on a tree's size, so it cannot decode them.",
-        fault: "client: mls-rs 0.57 (its maximum tree size)",
-        reference: "RFC 9420 §12.1.3 (Remove: uint32 removed); github.com/awslabs/mls-rs",
-        matcher: || Match {
-            kind: Some("vector".into()),
-            client: Some("mls-rs".into()),
-            file: Some("messages.json".into()),
-            question: Some("conformance".into()),
-            case: Some("*.remove_proposal".into()),
-            reason: Some("*2^24-1*".into()),
-            ..Match::default()
-        },
-    },
-];
 
 /// Failures with one root cause.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -223,7 +122,7 @@ pub fn group(checks: &[&Check]) -> Vec<Finding> {
         if !c.failed() {
             continue;
         }
-        if let Some(k) = KNOWN_CAUSES.iter().position(|k| k.covers(c)) {
+        if let Some(k) = known_causes().iter().position(|k| k.covers_failure(c)) {
             known.entry(k).or_default().push(i);
             continue;
         }
@@ -235,15 +134,16 @@ pub fn group(checks: &[&Check]) -> Vec<Finding> {
     }
     let mut out = Vec::new();
     for (k, idx) in known {
-        let cause = &KNOWN_CAUSES[k];
+        let cause = &known_causes()[k];
+        let text = |t: &Option<String>| t.clone().unwrap_or_default();
         out.push(finding(
             checks,
             idx,
-            cause.id.into(),
-            cause.title.into(),
-            cause.what.into(),
-            cause.fault.into(),
-            cause.reference.into(),
+            cause.id.clone(),
+            cause.title.clone().unwrap_or_else(|| cause.id.clone()),
+            text(&cause.what),
+            text(&cause.fault),
+            text(&cause.reference),
             true,
         ));
     }
