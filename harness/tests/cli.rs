@@ -605,3 +605,53 @@ fn the_interop_finding_is_expected_by_the_shipped_file() {
     let out = run(args(shipped.to_str().unwrap()));
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
 }
+
+/// An `always` property whose situation never arises within the bounds is not-applicable, not
+/// a pass: with no joins, join secrecy holds only vacuously (and the witness that says so fails
+/// the run).
+#[test]
+fn a_vacuous_model_property_is_not_applicable() {
+    let json = json_path("vacuous");
+    let out = e2ee(&[
+        "model",
+        "check",
+        "--protocol",
+        "leader",
+        "--max-changes",
+        "0",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let run = Run::read_json(&json).unwrap();
+    let verdict = |name: &str| {
+        let c = run.checks.iter().find(|c| c.name == name).unwrap();
+        (c.verdict, c.reason.clone())
+    };
+    let (v, reason) = verdict("join_secrecy");
+    assert_eq!(v, Verdict::NotApplicable);
+    assert_eq!(
+        reason,
+        "holds only vacuously: witness_join never happens within these bounds"
+    );
+    assert_eq!(verdict("witness_join").0, Verdict::Fail);
+    // A leave still happens (the server may announce one), so leave secrecy was asked.
+    assert_eq!(verdict("leave_secrecy").0, Verdict::Pass);
+    // With changes allowed, the same property is asked and passes.
+    let out = e2ee(&[
+        "model",
+        "check",
+        "--protocol",
+        "leader",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let run = Run::read_json(&json).unwrap();
+    let leave = run
+        .checks
+        .iter()
+        .find(|c| c.name == "leave_secrecy")
+        .unwrap();
+    assert_eq!(leave.verdict, Verdict::Pass);
+}

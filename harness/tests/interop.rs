@@ -661,3 +661,110 @@ fn the_unshipped_actions_run_across_clients() {
         }
     }
 }
+
+/// A run's checks when their questions were never asked: not-applicable with the reason, and
+/// the same checks fail or pass once they are asked.
+#[test]
+fn unasked_questions_are_not_applicable() {
+    use e2ee_harness::results::Verdict;
+    let record = |messages, canaries, secrets| interop::RunRecord {
+        file: "x.json".into(),
+        script: "s".into(),
+        suite: 1,
+        encrypt_handshake: true,
+        actors: vec![("alice".into(), "openmls"), ("bob".into(), "mls-rs")],
+        control: None,
+        stop: None,
+        steps: 3,
+        delivery_findings: vec![],
+        messages,
+        bytes: messages * 100,
+        canaries,
+        secrets,
+        removed_leaks: vec![],
+        removed_attempts: 0,
+        removed_evicted: 0,
+        agreements: 0,
+        round_trips: 0,
+    };
+    let verdicts =
+        |r: &interop::RunRecord| -> Vec<Verdict> { r.checks().iter().map(|c| c.verdict).collect() };
+    // Nothing compared, nothing carried, nobody removed.
+    let none = record(0, 0, 0);
+    assert_eq!(verdicts(&none), [Verdict::NotApplicable; 3]);
+    assert!(none.checks()[1]
+        .reason
+        .starts_with("the delivery service carried nothing"));
+    // Carried, but nothing to search for.
+    assert_eq!(verdicts(&record(5, 0, 0))[1], Verdict::NotApplicable);
+    // Asked: a key to search for is enough, and a finding fails it.
+    let asked = record(5, 0, 2);
+    assert_eq!(verdicts(&asked)[1], Verdict::Pass);
+    assert!(asked.checks()[1]
+        .reason
+        .contains("no canary was searched for"));
+    let leaked = interop::RunRecord {
+        delivery_findings: vec!["canary in message 3".into()],
+        ..record(0, 0, 0)
+    };
+    assert_eq!(verdicts(&leaked)[1], Verdict::Fail);
+    // Compared: check 1 passes.
+    let compared = interop::RunRecord {
+        agreements: 2,
+        ..record(5, 1, 2)
+    };
+    assert_eq!(verdicts(&compared)[0], Verdict::Pass);
+    // Removed, but every later message refused as evicted before any key lookup.
+    let evicted = interop::RunRecord {
+        removed_attempts: 4,
+        removed_evicted: 4,
+        ..record(5, 1, 2)
+    };
+    assert_eq!(verdicts(&evicted)[2], Verdict::NotApplicable);
+    let tried = interop::RunRecord {
+        removed_evicted: 3,
+        ..evicted.clone()
+    };
+    assert_eq!(verdicts(&tried)[2], Verdict::Pass);
+    let leak = interop::RunRecord {
+        removed_leaks: vec!["bob decrypted".into()],
+        ..evicted
+    };
+    assert_eq!(verdicts(&leak)[2], Verdict::Fail);
+}
+
+/// commit/remove, every assignment: where openmls plays the removed member it refuses every
+/// later message as evicted (not-applicable); where mls-rs does, it tries and fails (pass).
+#[test]
+fn an_evicted_openmls_member_does_not_answer_the_removal_question() {
+    use e2ee_harness::results::Verdict;
+    let s = script("commit.json", "remove");
+    let config = Config {
+        file: PathBuf::from("commit.json"),
+        scripts: vec![s],
+    };
+    let all = clients::mls_clients();
+    let clients: Vec<&dyn MlsClient> = all.iter().map(|c| c.as_ref()).collect();
+    let plan = Plan {
+        suite: Some(1),
+        sample: None,
+        control: None,
+        modes: vec![true],
+    };
+    let configs = vec![config];
+    let jobs = interop::jobs(&configs, &clients, &plan);
+    let records = interop::execute(&configs, &clients, &jobs, &|_, _| {});
+    let removed: Vec<Verdict> = records.iter().map(|r| r.checks()[2].verdict).collect();
+    assert!(removed.contains(&Verdict::NotApplicable), "{removed:?}");
+    assert!(removed.contains(&Verdict::Pass), "{removed:?}");
+    assert!(!removed.contains(&Verdict::Fail), "{removed:?}");
+    for r in &records {
+        let all_evicted = r.removed_attempts > 0 && r.removed_evicted == r.removed_attempts;
+        assert_eq!(
+            r.checks()[2].verdict == Verdict::NotApplicable,
+            all_evicted,
+            "{}",
+            r.assignment()
+        );
+    }
+}

@@ -511,4 +511,14 @@ mod tests {
             vec!["delivery-service message 8 (participant 2) holds CANARY/alice/audio/0/0000000000000007 in clear"]
         );
     }
+
+    #[test]
+    fn the_record_check_fails_on_a_leak_and_is_not_applicable_on_nothing() {
+        use crate::results::Verdict;
+        let sframe = Sframe::new();
+        let verdict = |r: &Record| server_check("c".into(), r, &sframe).0.verdict;
+        assert_eq!(verdict(&Record::default()), Verdict::NotApplicable);
+        assert_eq!(verdict(&call(false, false)), Verdict::Pass);
+        assert_eq!(verdict(&call(true, true)), Verdict::Fail);
+    }
 }
