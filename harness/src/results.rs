@@ -311,15 +311,21 @@ impl Question {
         }
     }
 
-    /// snake_case, as in the JSON.
-    pub fn key(&self) -> String {
-        match self {
-            Question::Property(p) => format!("property:{p}"),
-            other => serde_json::to_value(other)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
-        }
+    /// snake_case, as in the JSON (`property:<name>` for a property); matched by expectations
+    /// on every check, so no allocation for the fixed questions.
+    pub fn key(&self) -> std::borrow::Cow<'static, str> {
+        let key = match self {
+            Question::ServerBlind => "server_blind",
+            Question::RemovedBlind => "removed_blind",
+            Question::JoinerBlind => "joiner_blind",
+            Question::MembersRead => "members_read",
+            Question::Agreement => "agreement",
+            Question::Conformance => "conformance",
+            Question::Input => "input",
+            Question::Unknown => "unknown",
+            Question::Property(p) => return format!("property:{p}").into(),
+        };
+        key.into()
     }
 }
 
@@ -861,6 +867,24 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains(&path.display().to_string()), "{msg}");
         assert!(msg.contains("version 3"), "{msg}");
+    }
+
+    #[test]
+    fn question_keys_are_their_json_names() {
+        for q in [
+            Question::ServerBlind,
+            Question::RemovedBlind,
+            Question::JoinerBlind,
+            Question::MembersRead,
+            Question::Agreement,
+            Question::Conformance,
+            Question::Input,
+            Question::Unknown,
+        ] {
+            assert_eq!(serde_json::to_value(&q).unwrap(), q.key().as_ref(), "{q:?}");
+        }
+        assert_eq!(Question::of_property("convergence").key(), "agreement");
+        assert_eq!(Question::of_property("x").key(), "property:x");
     }
 
     #[test]
