@@ -9,6 +9,7 @@ pub mod commands;
 pub mod expect;
 pub mod findings;
 pub mod interop;
+pub mod keying;
 pub mod live;
 pub mod model_cmd;
 pub mod progress;

@@ -4,14 +4,13 @@
 //! ciphertext; the escrow and keep-removed controls.
 
 use e2ee_harness::clients::{
-    self, ClientError, CommitOutput, Member, MlsClient, MlsGroup, Plaintext, ProposalSpec,
-    RawExtension, SuiteCrypto,
+    self, Client, ClientError, CommitOutput, Member, MemberClient, Plaintext, ProposalSpec,
+    RawExtension,
 };
 use e2ee_harness::interop::runner::{self, Control, RunConfig, Stop};
 use e2ee_harness::interop::script::{Config, Script};
 use e2ee_harness::interop::{self, Plan};
 use e2ee_harness::vectors::dir_for_tests;
-use e2ee_harness::vectors::formats::{Format, PassiveClient, Welcome, WireKind};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -46,13 +45,14 @@ enum Fault {
     PlaintextInClear,
 }
 
-/// `inner` with `fault` in every member it makes.
+/// `inner` with `fault` in every member it makes: a client that only plays members, as a
+/// client driven from outside does.
 struct Faulty {
-    inner: Box<dyn MlsClient>,
+    inner: Box<dyn MemberClient>,
     fault: Fault,
 }
 
-impl MlsClient for Faulty {
+impl Client for Faulty {
     fn name(&self) -> &'static str {
         self.inner.name()
     }
@@ -62,24 +62,9 @@ impl MlsClient for Faulty {
     fn cipher_suites(&self) -> Vec<u16> {
         self.inner.cipher_suites()
     }
-    fn cannot_express(&self, format: Format) -> Option<&'static str> {
-        self.inner.cannot_express(format)
-    }
-    fn join_passive(&self, case: &PassiveClient) -> Result<Box<dyn MlsGroup>, ClientError> {
-        self.inner.join_passive(case)
-    }
-    fn check_welcome(&self, case: &Welcome) -> Result<(), ClientError> {
-        self.inner.check_welcome(case)
-    }
-    fn decode_reencode(&self, kind: WireKind, bytes: &[u8]) -> Result<Vec<u8>, ClientError> {
-        self.inner.decode_reencode(kind, bytes)
-    }
-    fn check_vlbytes_header(&self, header: &[u8], length: u32) -> Result<(), ClientError> {
-        self.inner.check_vlbytes_header(header, length)
-    }
-    fn crypto(&self, suite: u16) -> Result<Box<dyn SuiteCrypto + '_>, ClientError> {
-        self.inner.crypto(suite)
-    }
+}
+
+impl MemberClient for Faulty {
     fn member(&self, identity: &[u8]) -> Result<Box<dyn Member>, ClientError> {
         Ok(Box::new(FaultyMember {
             inner: self.inner.member(identity)?,
@@ -256,13 +241,13 @@ impl Member for FaultyMember {
 
 /// Runs `script` with `actor` on the faulty client and everyone else on the other client.
 fn run_with_fault(s: &Script, fault: Fault, actor: &str) -> runner::RunOutcome {
-    let mut all = clients::mls_clients();
+    let mut all = clients::member_clients();
     let other = all.pop().expect("two clients");
     let faulty = Faulty {
         inner: all.pop().expect("two clients"),
         fault,
     };
-    let clients: Vec<&dyn MlsClient> = vec![&faulty, other.as_ref()];
+    let clients: Vec<&dyn MemberClient> = vec![&faulty, other.as_ref()];
     let assignment = s.actors.iter().map(|a| usize::from(a != actor)).collect();
     let config = RunConfig {
         suite: 1,
@@ -284,8 +269,8 @@ fn failure(outcome: &runner::RunOutcome) -> runner::StepFailure {
 #[test]
 fn an_honest_pair_passes_the_application_scripts() {
     let s = script("application.json", "out_of_order_across_epochs");
-    let all = clients::mls_clients();
-    let clients: Vec<&dyn MlsClient> = all.iter().map(|c| c.as_ref()).collect();
+    let all = clients::member_clients();
+    let clients: Vec<&dyn MemberClient> = all.iter().map(|c| c.as_ref()).collect();
     for assignment in [vec![0, 1], vec![1, 0]] {
         for encrypt_handshake in [true, false] {
             let config = RunConfig {
@@ -356,8 +341,8 @@ fn control_records(file: &str, name: &str, control: Control) -> Vec<interop::Run
         file: PathBuf::from(file),
         scripts: vec![s],
     };
-    let all = clients::mls_clients();
-    let clients: Vec<&dyn MlsClient> = all.iter().map(|c| c.as_ref()).collect();
+    let all = clients::member_clients();
+    let clients: Vec<&dyn MemberClient> = all.iter().map(|c| c.as_ref()).collect();
     let plan = Plan {
         suite: Some(1),
         sample: None,
@@ -386,8 +371,8 @@ fn escrow_is_caught_in_every_run() {
     }
     // Without the control the same runs are clean.
     let s = script("application.json", "in_order");
-    let all = clients::mls_clients();
-    let clients: Vec<&dyn MlsClient> = all.iter().map(|c| c.as_ref()).collect();
+    let all = clients::member_clients();
+    let clients: Vec<&dyn MemberClient> = all.iter().map(|c| c.as_ref()).collect();
     let out = runner::run(
         &s,
         &clients,
@@ -421,8 +406,8 @@ fn keep_removed_is_caught_by_the_removed_members() {
     }
     // Honest committers: every removed member fails on everything after its removal.
     let s = script("commit.json", "remove");
-    let all = clients::mls_clients();
-    let clients: Vec<&dyn MlsClient> = all.iter().map(|c| c.as_ref()).collect();
+    let all = clients::member_clients();
+    let clients: Vec<&dyn MemberClient> = all.iter().map(|c| c.as_ref()).collect();
     let out = runner::run(
         &s,
         &clients,
@@ -444,8 +429,8 @@ fn keep_removed_is_caught_by_the_removed_members() {
 #[test]
 fn shipped_configs_sampled_summary() {
     let configs = configs();
-    let all = clients::mls_clients();
-    let clients: Vec<&dyn MlsClient> = all.iter().map(|c| c.as_ref()).collect();
+    let all = clients::member_clients();
+    let clients: Vec<&dyn MemberClient> = all.iter().map(|c| c.as_ref()).collect();
     let plan = Plan {
         suite: None,
         sample: Some((2026, 2)),
@@ -553,8 +538,8 @@ fn every_shipped_script_parses_into_runs() {
     let configs = configs();
     let scripts: usize = configs.iter().map(|c| c.scripts.len()).sum();
     assert_eq!(scripts, 39);
-    let all = clients::mls_clients();
-    let clients: Vec<&dyn MlsClient> = all.iter().map(|c| c.as_ref()).collect();
+    let all = clients::member_clients();
+    let clients: Vec<&dyn MemberClient> = all.iter().map(|c| c.as_ref()).collect();
     // Suites 1-3 with both clients (964 assignments × 2 modes each), suite 7 with mls-rs alone.
     assert_eq!(
         interop::jobs(&configs, &clients, &Plan::default()).len(),
@@ -567,7 +552,7 @@ fn every_shipped_script_parses_into_runs() {
 /// of either client, rejects such a commit; the same commit shape from mls-rs is accepted.
 #[test]
 fn openmls_mixed_psk_commit_is_rejected_by_every_receiver() {
-    let all = clients::mls_clients();
+    let all = clients::member_clients();
     let by_name = |n: &str| all.iter().find(|c| c.name() == n).unwrap();
     for committer_client in ["openmls", "mls-rs"] {
         let mut committer = by_name(committer_client).member(b"alice").unwrap();
@@ -640,8 +625,8 @@ fn the_unshipped_actions_run_across_clients() {
         e2ee_harness::interop::script::parse(std::path::Path::new("manual.json"), &config);
     assert!(errors.is_empty(), "{errors:?}");
     let s = parsed.unwrap().scripts.remove(0);
-    let all = clients::mls_clients();
-    let clients: Vec<&dyn MlsClient> = all.iter().map(|c| c.as_ref()).collect();
+    let all = clients::member_clients();
+    let clients: Vec<&dyn MemberClient> = all.iter().map(|c| c.as_ref()).collect();
     for assignment in [vec![0, 1], vec![1, 0]] {
         for encrypt_handshake in [true, false] {
             let out = runner::run(
@@ -743,8 +728,8 @@ fn an_evicted_openmls_member_does_not_answer_the_removal_question() {
         file: PathBuf::from("commit.json"),
         scripts: vec![s],
     };
-    let all = clients::mls_clients();
-    let clients: Vec<&dyn MlsClient> = all.iter().map(|c| c.as_ref()).collect();
+    let all = clients::member_clients();
+    let clients: Vec<&dyn MemberClient> = all.iter().map(|c| c.as_ref()).collect();
     let plan = Plan {
         suite: Some(1),
         sample: None,

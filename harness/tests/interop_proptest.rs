@@ -5,7 +5,7 @@
 //! the runner's counts (epoch-authenticator agreements, round trips, attempts by removed
 //! members) must be the ones the script implies.
 
-use e2ee_harness::clients::{mls_clients, MlsClient};
+use e2ee_harness::clients::{member_clients, MemberClient};
 use e2ee_harness::interop::runner::{self, RunConfig, RunOutcome};
 use e2ee_harness::interop::script::{self, Action, ProposalDescription, Script, Step};
 use proptest::prelude::*;
@@ -18,10 +18,10 @@ use std::sync::OnceLock;
 /// The actor pool; `a0` creates the group with `a1`.
 const POOL: [&str; 5] = ["a0", "a1", "a2", "a3", "a4"];
 
-/// The clients, in `mls_clients()` order (0 = openmls, 1 = mls-rs).
-fn clients() -> &'static [Box<dyn MlsClient>] {
-    static CLIENTS: OnceLock<Vec<Box<dyn MlsClient>>> = OnceLock::new();
-    CLIENTS.get_or_init(mls_clients)
+/// The clients, in `member_clients()` order (0 = openmls, 1 = mls-rs).
+fn clients() -> &'static [Box<dyn MemberClient>] {
+    static CLIENTS: OnceLock<Vec<Box<dyn MemberClient>>> = OnceLock::new();
+    CLIENTS.get_or_init(member_clients)
 }
 
 /// One abstract operation; each `u8` picks, modulo its size, from the candidates the current
@@ -476,7 +476,7 @@ fn case() -> impl Strategy<Value = Case> {
 }
 
 fn run(script: &Script, config: &RunConfig) -> RunOutcome {
-    let refs: Vec<&dyn MlsClient> = clients().iter().map(|c| c.as_ref()).collect();
+    let refs: Vec<&dyn MemberClient> = clients().iter().map(|c| c.as_ref()).collect();
     runner::run(script, &refs, config)
 }
 

@@ -10,7 +10,7 @@
 //!   is appended to their seed.
 //! - The Welcome's confirmation tag is not checked (see [`MlsRs::check_welcome`]).
 
-use super::{ClientError, MlsClient, MlsGroup, SuiteCrypto};
+use super::{Client, ClientError, MemberClient, MlsClient, MlsGroup, SuiteCrypto};
 use crate::vectors::formats::{Format, Hex, PassiveClient, Welcome, WireKind};
 use mls_rs::client_builder::{ClientBuilder, MlsConfig};
 use mls_rs::crypto::{
@@ -128,7 +128,7 @@ fn key_package_store(
     Ok(store)
 }
 
-impl MlsClient for MlsRs {
+impl Client for MlsRs {
     fn name(&self) -> &'static str {
         NAME
     }
@@ -137,6 +137,21 @@ impl MlsClient for MlsRs {
         "0.57.0"
     }
 
+    fn cipher_suites(&self) -> Vec<u16> {
+        RustCryptoProvider::all_supported_cipher_suites()
+            .into_iter()
+            .map(u16::from)
+            .collect()
+    }
+}
+
+impl MemberClient for MlsRs {
+    fn member(&self, identity: &[u8]) -> Result<Box<dyn super::Member>, ClientError> {
+        Ok(Box::new(super::mls_rs_member::MlsRsMember::new(identity)))
+    }
+}
+
+impl MlsClient for MlsRs {
     /// The vector formats this client's public API cannot express, and why (read from its
     /// source: the types and functions named are `pub(crate)` or private).
     fn cannot_express(&self, format: Format) -> Option<&'static str> {
@@ -152,13 +167,6 @@ impl MlsClient for MlsRs {
             Format::TreeKem => "mls-rs's TreeKemPublic/TreeKemPrivate and UpdatePath decapsulation are private",
             _ => return None,
         })
-    }
-
-    fn cipher_suites(&self) -> Vec<u16> {
-        RustCryptoProvider::all_supported_cipher_suites()
-            .into_iter()
-            .map(u16::from)
-            .collect()
     }
 
     /// A fresh client with the vector's key package and keys, its external PSKs and a basic
@@ -373,10 +381,6 @@ impl MlsClient for MlsRs {
             WireKind::GroupContextExtensionsProposal => round_trip::<ExtensionList>(bytes),
             WireKind::Commit => commit(bytes),
         }
-    }
-
-    fn member(&self, identity: &[u8]) -> Result<Box<dyn super::Member>, ClientError> {
-        Ok(Box::new(super::mls_rs_member::MlsRsMember::new(identity)))
     }
 
     fn crypto(&self, suite: u16) -> Result<Box<dyn SuiteCrypto + '_>, ClientError> {

@@ -1,11 +1,28 @@
-//! The clients under test, behind one interface every level uses: the vectors (this issue), the
-//! interop scenarios and the live calls (later levels) all drive an MLS implementation through
-//! [`MlsClient`] and an SFrame implementation through [`SframeClient`].
+//! The clients under test, behind the interfaces every level uses. A client is what it says
+//! about itself ([`Client`]) plus any of:
 //!
-//! A client says what it supports ([`MlsClient::cipher_suites`]) and answers each operation
-//! with a result or a [`ClientError`] that tells "its public API cannot express this"
-//! ([`ClientError::Unsupported`]: a not-applicable verdict, with the reason) from "it tried and
-//! failed" ([`ClientError::Failed`]: a fail).
+//! - [`MlsClient`]: the operations the RFC 9420 test vectors ask for (`e2ee vectors`): codecs,
+//!   labelled crypto, joining passively from given keys. Only a library linked in can do most
+//!   of these.
+//! - [`MemberClient`]: makes group members ([`Member`], one per actor) for the interop
+//!   scenarios and the live calls. This is all a client driven from outside (a server, a
+//!   wheel) can offer, and all those levels need.
+//! - [`SframeClient`]: RFC 9605 SFrame.
+//!
+//! Each operation answers with a result or a [`ClientError`] that tells "its public API cannot
+//! express this" ([`ClientError::Unsupported`]: a not-applicable or unimplemented verdict, with
+//! the reason) from "it tried and failed" ([`ClientError::Failed`]: a fail).
+//!
+//! ## Adding a client
+//! 1. `clients/<name>.rs` (and `<name>_member.rs` when it plays members): a type implementing
+//!    [`Client`] and whichever of [`MemberClient`], [`MlsClient`], [`SframeClient`] it can.
+//!    Where its API cannot do something, answer `Unsupported` with the reason; never
+//!    re-derive a value by hand over its primitives (that would test our code, not its).
+//! 2. One line in [`member_clients`] (interop, live) and/or [`mls_clients`] (vectors) or
+//!    [`sframe_clients`]: `--clients NAME` and the report's components list then know it.
+//! 3. If it fails somewhere for a known cause, an entry in `expectations/known-findings.toml`
+//!    with the evidence; nothing else changes: the levels, checks and report are written
+//!    against these traits.
 
 pub mod member;
 pub mod mls_rs;
@@ -123,20 +140,14 @@ pub trait SuiteCrypto {
     ) -> Result<Vec<u8>, ClientError>;
 }
 
-/// An MLS implementation under test.
-pub trait MlsClient: Send + Sync {
-    /// Crate name, as `--client` takes it.
+/// What every client says about itself.
+pub trait Client: Send + Sync {
+    /// Its name, as `--client`/`--clients` take it.
     fn name(&self) -> &'static str;
-    /// Crate version under test.
+    /// The version under test.
     fn version(&self) -> &'static str;
     /// Cipher suites (RFC 9420 §17.1 numbers) its crypto provider offers.
     fn cipher_suites(&self) -> Vec<u16>;
-    /// Vector formats its public API cannot express, with the reason (a not-applicable verdict
-    /// on each of their cases). Re-deriving such values by hand over the client's HKDF or AEAD
-    /// would test our code, not the client's, so nothing stands in for them.
-    fn cannot_express(&self, _format: Format) -> Option<&'static str> {
-        None
-    }
     fn supports(&self, suite: u16) -> bool {
         self.cipher_suites().contains(&suite)
     }
@@ -150,6 +161,22 @@ pub trait MlsClient: Send + Sync {
                 suite,
             })
         }
+    }
+}
+
+/// A client that plays group members: the interop scenarios and the live calls.
+pub trait MemberClient: Client {
+    /// A new actor with this MLS identity (basic credential), holding no group yet.
+    fn member(&self, identity: &[u8]) -> Result<Box<dyn Member>, ClientError>;
+}
+
+/// An MLS implementation under the test vectors' operations.
+pub trait MlsClient: Client {
+    /// Vector formats its public API cannot express, with the reason (a not-applicable verdict
+    /// on each of their cases). Re-deriving such values by hand over the client's HKDF or AEAD
+    /// would test our code, not the client's, so nothing stands in for them.
+    fn cannot_express(&self, _format: Format) -> Option<&'static str> {
+        None
     }
     /// Joins as the passive client of a passive-client vector: its key package with the given
     /// private keys, the external PSKs, the Welcome and (if given) the out-of-band ratchet tree.
@@ -165,14 +192,6 @@ pub trait MlsClient: Send + Sync {
     fn check_vlbytes_header(&self, header: &[u8], length: u32) -> Result<(), ClientError>;
     /// The labelled primitives for `suite`.
     fn crypto(&self, suite: u16) -> Result<Box<dyn SuiteCrypto + '_>, ClientError>;
-    /// A new actor with this MLS identity (basic credential), holding no group yet.
-    fn member(&self, identity: &[u8]) -> Result<Box<dyn Member>, ClientError> {
-        let _ = identity;
-        Err(ClientError::Unsupported {
-            client: self.name(),
-            reason: "acting as a group member is not in this adapter yet".into(),
-        })
-    }
     /// Creates a group in `suite` and adds one new member, returning the creator's group (in
     /// the epoch after the add) and everything the new member needs to join passively, in the
     /// passive-client vector's form: its key package, private keys, the Welcome. This is how
@@ -224,8 +243,16 @@ pub trait SframeClient: Send + Sync {
     fn unprotect(&self, frame: &SframeFrame<'_>, ct: &[u8]) -> Result<Vec<u8>, ClientError>;
 }
 
-/// Every MLS client, in report order.
+/// Every client under the vectors' MLS operations, in report order.
 pub fn mls_clients() -> Vec<Box<dyn MlsClient>> {
+    vec![
+        Box::new(openmls::OpenMls::new()),
+        Box::new(mls_rs::MlsRs::new()),
+    ]
+}
+
+/// Every client that plays group members (interop, live), in report order.
+pub fn member_clients() -> Vec<Box<dyn MemberClient>> {
     vec![
         Box::new(openmls::OpenMls::new()),
         Box::new(mls_rs::MlsRs::new()),
@@ -237,32 +264,28 @@ pub fn sframe_clients() -> Vec<Box<dyn SframeClient>> {
     vec![Box::new(sframe::Sframe::new())]
 }
 
-/// The client names `--client` accepts.
-pub fn names() -> Vec<&'static str> {
-    let mut names: Vec<&'static str> = mls_clients().iter().map(|c| c.name()).collect();
-    names.extend(sframe_clients().iter().map(|c| c.name()));
-    names
-}
-
 /// A name `--client`/`--clients` does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown client `{name}` (MLS clients: {})", known.join(", "))]
 pub struct UnknownClient {
     pub name: String,
-    /// The MLS clients' names, in report order.
+    /// The registry's names, in report order.
     pub known: Vec<&'static str>,
 }
 
-/// The MLS clients named, in the order given (a name given twice gives two); every MLS client
-/// when `names` is `None`.
-pub fn by_names(names: Option<&[String]>) -> Result<Vec<Box<dyn MlsClient>>, UnknownClient> {
+/// The clients of `registry` ([`member_clients`], [`mls_clients`]) named, in the order given
+/// (a name given twice gives two); all of them when `names` is `None`.
+pub fn by_names<C: Client + ?Sized>(
+    names: Option<&[String]>,
+    registry: fn() -> Vec<Box<C>>,
+) -> Result<Vec<Box<C>>, UnknownClient> {
     let Some(names) = names else {
-        return Ok(mls_clients());
+        return Ok(registry());
     };
     names
         .iter()
         .map(|name| {
-            let all = mls_clients();
+            let all = registry();
             let known = all.iter().map(|c| c.name()).collect();
             all.into_iter()
                 .find(|c| c.name() == name)
@@ -278,22 +301,23 @@ pub fn by_names(names: Option<&[String]>) -> Result<Vec<Box<dyn MlsClient>>, Unk
 mod tests {
     use super::*;
 
-    fn names_of(clients: &[Box<dyn MlsClient>]) -> Vec<&'static str> {
+    fn names_of<C: Client + ?Sized>(clients: &[Box<C>]) -> Vec<&'static str> {
         clients.iter().map(|c| c.name()).collect()
     }
 
     #[test]
     fn by_names_keeps_the_order_given_and_defaults_to_every_client() {
-        let all = by_names(None).unwrap();
+        let all = by_names(None, member_clients).unwrap();
+        assert_eq!(names_of(&all), names_of(&member_clients()));
         assert_eq!(names_of(&all), names_of(&mls_clients()));
         let chosen = ["mls-rs".to_string(), "openmls".into(), "mls-rs".into()];
-        let chosen = by_names(Some(&chosen)).unwrap();
+        let chosen = by_names(Some(&chosen), member_clients).unwrap();
         assert_eq!(names_of(&chosen), ["mls-rs", "openmls", "mls-rs"]);
     }
 
     #[test]
     fn by_names_names_the_unknown_client_and_the_known_ones() {
-        let err = by_names(Some(&["openmls".into(), "webex".into()])).err();
+        let err = by_names(Some(&["openmls".into(), "webex".into()]), mls_clients).err();
         assert_eq!(
             err.map(|e| e.to_string()).as_deref(),
             Some("unknown client `webex` (MLS clients: openmls, mls-rs)")

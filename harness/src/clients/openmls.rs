@@ -10,7 +10,7 @@
 //! - a bare `Commit` has no public type, so it is decoded inside a dummy PublicMessage.
 
 use super::openmls_member::OpenMlsMember;
-use super::{ClientError, Member, MlsClient, MlsGroup, SuiteCrypto};
+use super::{Client, ClientError, Member, MemberClient, MlsClient, MlsGroup, SuiteCrypto};
 use crate::vectors::formats::{Format, PassiveClient, Welcome, WireKind};
 
 use openmls::ciphersuite::hash_ref::HashReference;
@@ -129,7 +129,7 @@ fn decode_welcome(bytes: &[u8]) -> Result<openmls::prelude::Welcome, ClientError
     }
 }
 
-impl MlsClient for OpenMls {
+impl Client for OpenMls {
     fn name(&self) -> &'static str {
         CLIENT
     }
@@ -138,6 +138,24 @@ impl MlsClient for OpenMls {
         "0.9.2"
     }
 
+    fn cipher_suites(&self) -> Vec<u16> {
+        let mut suites: Vec<u16> = RustCrypto::default()
+            .supported_ciphersuites()
+            .into_iter()
+            .map(u16::from)
+            .collect();
+        suites.sort_unstable();
+        suites
+    }
+}
+
+impl MemberClient for OpenMls {
+    fn member(&self, identity: &[u8]) -> Result<Box<dyn Member>, ClientError> {
+        Ok(Box::new(OpenMlsMember::new(identity)))
+    }
+}
+
+impl MlsClient for OpenMls {
     /// The vector formats this client's public API cannot express, and why (read from its
     /// source: the types and functions named are `pub(crate)` or private).
     fn cannot_express(&self, format: Format) -> Option<&'static str> {
@@ -153,16 +171,6 @@ impl MlsClient for OpenMls {
             Format::TreeKem => "openmls's UpdatePathIn, treekem and TreeSyncDiff are pub(crate)",
             _ => return None,
         })
-    }
-
-    fn cipher_suites(&self) -> Vec<u16> {
-        let mut suites: Vec<u16> = RustCrypto::default()
-            .supported_ciphersuites()
-            .into_iter()
-            .map(u16::from)
-            .collect();
-        suites.sort_unstable();
-        suites
     }
 
     fn join_passive(&self, case: &PassiveClient) -> Result<Box<dyn MlsGroup>, ClientError> {
@@ -291,10 +299,6 @@ impl MlsClient for OpenMls {
         let crypto = RustCrypto::default();
         let cs = suite(&crypto, number)?;
         Ok(Box::new(OpenMlsSuite { crypto, cs }))
-    }
-
-    fn member(&self, identity: &[u8]) -> Result<Box<dyn Member>, ClientError> {
-        Ok(Box::new(OpenMlsMember::new(identity)))
     }
 }
 

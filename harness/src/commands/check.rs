@@ -83,8 +83,8 @@ fn check_interop(flag: Option<PathBuf>, out: &mut dyn Write) -> anyhow::Result<V
             why,
         )]);
     };
-    let all = clients::mls_clients();
-    let chosen: Vec<&dyn clients::MlsClient> = all.iter().map(|c| c.as_ref()).collect();
+    let all = clients::member_clients();
+    let chosen: Vec<&dyn clients::MemberClient> = all.iter().map(|c| c.as_ref()).collect();
     let (configs, errors) = interop::load(&dir);
     let plan = interop::Plan {
         sample: Some((2026, 1)),

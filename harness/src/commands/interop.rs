@@ -46,8 +46,8 @@ pub enum HandshakeMode {
 /// malformed (the others still run).
 pub fn run(args: InteropArgs) -> anyhow::Result<u8> {
     use crate::{clients, interop, vectors};
-    let all = clients::by_names(args.clients.as_deref())?;
-    let chosen: Vec<&dyn clients::MlsClient> = all.iter().map(|c| c.as_ref()).collect();
+    let all = clients::by_names(args.clients.as_deref(), clients::member_clients)?;
+    let chosen: Vec<&dyn clients::MemberClient> = all.iter().map(|c| c.as_ref()).collect();
     let path = match args.config {
         Some(p) => p,
         None => vectors::directory(args.vectors)?.join("mls-interop"),

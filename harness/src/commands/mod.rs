@@ -57,7 +57,7 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 /// The names of the MLS clients named by --clients (all of them by default); unknown names are
 /// a usage error.
 pub fn client_names(names: Option<&[String]>) -> anyhow::Result<Vec<&'static str>> {
-    let chosen = crate::clients::by_names(names)?;
+    let chosen = crate::clients::by_names(names, crate::clients::member_clients)?;
     Ok(chosen.iter().map(|c| c.name()).collect())
 }
 

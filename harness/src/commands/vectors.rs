@@ -86,7 +86,7 @@ fn generate_vectors(kind: &str, client: &str, out: &std::path::Path) -> anyhow::
     if kind != "mls-sframe" {
         anyhow::bail!("unknown --kind `{kind}` (known: mls-sframe)");
     }
-    let mls = clients::by_names(Some(&[client.to_string()]))
+    let mls = clients::by_names(Some(&[client.to_string()]), clients::mls_clients)
         .map_err(|e| {
             anyhow::anyhow!(
                 "unknown --client `{}` (MLS clients: {})",

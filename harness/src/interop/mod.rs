@@ -11,7 +11,7 @@ pub mod matrix;
 pub mod runner;
 pub mod script;
 
-use crate::clients::MlsClient;
+use crate::clients::MemberClient;
 use crate::results::{Check, Evidence, Handshake, Level, Question, Scope, Verdict};
 use runner::{Control, RunConfig, Stop};
 use script::{Config, ScriptError};
@@ -115,7 +115,7 @@ pub fn load(path: &Path) -> (Vec<Config>, Vec<ScriptError>) {
 }
 
 /// Every run the plan asks for.
-pub fn jobs(configs: &[Config], clients: &[&dyn MlsClient], plan: &Plan) -> Vec<Job> {
+pub fn jobs(configs: &[Config], clients: &[&dyn MemberClient], plan: &Plan) -> Vec<Job> {
     let mut suites: Vec<u16> = clients.iter().flat_map(|c| c.cipher_suites()).collect();
     suites.sort_unstable();
     suites.dedup();
@@ -164,7 +164,7 @@ pub fn jobs(configs: &[Config], clients: &[&dyn MlsClient], plan: &Plan) -> Vec<
 /// Runs the jobs on every core; `progress(done, total)` after each.
 pub fn execute(
     configs: &[Config],
-    clients: &[&dyn MlsClient],
+    clients: &[&dyn MemberClient],
     jobs: &[Job],
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Vec<RunRecord> {
@@ -190,7 +190,7 @@ pub fn execute(
         .collect()
 }
 
-fn run_one(configs: &[Config], clients: &[&dyn MlsClient], job: &Job) -> RunRecord {
+fn run_one(configs: &[Config], clients: &[&dyn MemberClient], job: &Job) -> RunRecord {
     let config = &configs[job.config];
     let s = &config.scripts[job.script];
     let outcome = runner::run(s, clients, &job.run);

@@ -11,16 +11,11 @@
 
 use super::delivery::{DeliveryService, Kind};
 use super::script::{Action, ProposalDescription, Reinit, Script};
-use crate::clients::{ClientError, Member, MlsClient, ProposalSpec};
-use crate::vectors::mls_sframe::BASE_KEY_LABEL;
+use crate::clients::{ClientError, Member, MemberClient, ProposalSpec};
+use crate::keying;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-
-/// The media key of an epoch is RFC 9605 §5.2's SFrame base key,
-/// `MLS-Exporter("SFrame 1.0 Base Key", "", AEAD.Nk)`, here for SFrame suite 4
-/// (AES_128_GCM_SHA256_128, Nk = 16).
-const MEDIA_KEY_LEN: usize = 16;
 
 /// A seeded bug the checks must flag (`--control NAME`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -112,7 +107,7 @@ type Cache = Vec<HashMap<&'static str, Vec<u8>>>;
 
 struct Run<'a> {
     script: &'a Script,
-    clients: &'a [&'a dyn MlsClient],
+    clients: &'a [&'a dyn MemberClient],
     config: &'a RunConfig,
     members: BTreeMap<String, Box<dyn Member>>,
     cache: Cache,
@@ -157,7 +152,7 @@ fn stop_for(
 }
 
 /// Runs `script` under `config` with `clients`.
-pub fn run(script: &Script, clients: &[&dyn MlsClient], config: &RunConfig) -> RunOutcome {
+pub fn run(script: &Script, clients: &[&dyn MemberClient], config: &RunConfig) -> RunOutcome {
     let mut run = Run {
         script,
         clients,
@@ -201,7 +196,7 @@ pub fn run(script: &Script, clients: &[&dyn MlsClient], config: &RunConfig) -> R
 }
 
 impl<'a> Run<'a> {
-    fn client_of(&self, actor: &str) -> &'a dyn MlsClient {
+    fn client_of(&self, actor: &str) -> &'a dyn MemberClient {
         let slot = self
             .script
             .actors
@@ -873,7 +868,9 @@ impl<'a> Run<'a> {
             if m.cipher_suite().is_none() {
                 continue;
             }
-            if let Ok(key) = m.export_secret(BASE_KEY_LABEL.as_bytes(), b"", MEDIA_KEY_LEN) {
+            // The media key of an epoch is RFC 9605 §5.2's SFrame base key.
+            let key = keying::base_key(keying::MEDIA_SUITE, |l, c, n| m.export_secret(l, c, n));
+            if let Ok(key) = key {
                 let epoch = m.epoch().unwrap_or(0);
                 self.out.delivery.add_secret(
                     key.clone(),

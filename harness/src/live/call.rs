@@ -8,7 +8,7 @@ use super::media::{MediaKind, OPUS_PT, VP8_PT};
 use super::participant::Participant;
 use super::script::{CallScript, CommitterPolicy, EventKind};
 use super::sfu::{self, SfuCmd, SfuReport, MAX_MESSAGE};
-use crate::clients::{mls_clients, MlsClient};
+use crate::clients::{member_clients, MemberClient};
 use bytes::BytesMut;
 use rtc::peer_connection::configuration::setting_engine::SctpMaxMessageSize;
 use rtc::peer_connection::sdp::RTCSessionDescription;
@@ -137,7 +137,7 @@ pub async fn run(
     let start = Instant::now();
     let (sfu_tx, _) = sfu::start(sfu_addr, script.committer, script.slots, start).await?;
     let (log_tx, mut log_rx) = mpsc::unbounded_channel::<Event>();
-    let clients: Arc<Vec<Box<dyn MlsClient>>> = Arc::new(mls_clients());
+    let clients: Arc<Vec<Box<dyn MemberClient>>> = Arc::new(member_clients());
     let mut ctl: BTreeMap<String, mpsc::UnboundedSender<Ctl>> = BTreeMap::new();
     let mut tasks = Vec::new();
     let mut fired = Vec::new();
@@ -228,7 +228,7 @@ struct ParticipantCtx {
     client: String,
     /// Sends media (else listens only).
     speaks: bool,
-    clients: Arc<Vec<Box<dyn MlsClient>>>,
+    clients: Arc<Vec<Box<dyn MemberClient>>>,
     sfu: mpsc::UnboundedSender<SfuCmd>,
     log: mpsc::UnboundedSender<Event>,
     start: Instant,
@@ -892,7 +892,7 @@ pub async fn run_client(
         name: name.to_string(),
         client: client.to_string(),
         speaks: true,
-        clients: Arc::new(mls_clients()),
+        clients: Arc::new(member_clients()),
         sfu,
         log: log_tx,
         start: Instant::now(),

@@ -11,16 +11,8 @@
 //! Every frame's plaintext carries a canary: sender, kind, sequence number and a random tag.
 
 use crate::clients::{ClientError, SframeClient, SframeFrame};
-use crate::vectors::mls_sframe::kid;
+use crate::keying::{KidLayout, MEDIA_SUITE};
 use rand::Rng;
-
-/// SFrame suite 4, AES_128_GCM_SHA256_128 (RFC 9605 §4.5): the media AEAD of the live calls.
-pub const SFRAME_SUITE: u16 = 4;
-/// Its `AEAD.Nk`: the length of the MLS exporter output that keys an epoch (§5.2).
-pub const BASE_KEY_LEN: usize = 16;
-/// KID layout (§5.2): `S` bits of sender (leaf) index, `E` bits of epoch.
-pub const SENDER_BITS: u32 = 10;
-pub const EPOCH_BITS: u32 = 8;
 
 /// RTP payload types as negotiated (dynamic range, the values browsers use).
 pub const OPUS_PT: u8 = 111;
@@ -122,13 +114,12 @@ pub fn synth(kind: MediaKind, sender: &str, seq: u64, rng: &mut impl Rng) -> Fra
 
 /// KID of a sender in an epoch (§5.2, context 0).
 pub fn sender_kid(leaf: u32, epoch: u64) -> Option<u64> {
-    kid(0, u64::from(leaf), epoch, EPOCH_BITS, SENDER_BITS)
+    KidLayout::LIVE.kid(u64::from(leaf), epoch)
 }
 
 /// (leaf, epoch mod 2^E) from a KID.
 pub fn split_kid(kid: u64) -> (u32, u64) {
-    let epoch = kid & ((1 << EPOCH_BITS) - 1);
-    let leaf = (kid >> EPOCH_BITS) & ((1 << SENDER_BITS) - 1);
+    let (leaf, epoch) = KidLayout::LIVE.split(kid);
     (u32::try_from(leaf).unwrap_or(u32::MAX), epoch)
 }
 
@@ -154,7 +145,7 @@ pub fn protect(
     ctr: u64,
 ) -> Result<Vec<u8>, ClientError> {
     let f = SframeFrame {
-        cipher_suite: SFRAME_SUITE,
+        cipher_suite: MEDIA_SUITE,
         base_key,
         kid,
         ctr,
@@ -190,7 +181,7 @@ pub fn unprotect(
     let (meta, rest) = payload.split_at(clear.min(payload.len()));
     let (kid, ctr, _) = sframe.decode_header(rest)?;
     let f = SframeFrame {
-        cipher_suite: SFRAME_SUITE,
+        cipher_suite: MEDIA_SUITE,
         base_key,
         kid,
         ctr,
@@ -203,13 +194,14 @@ pub fn unprotect(
 mod tests {
     use super::*;
     use crate::clients::sframe::Sframe;
+    use crate::keying::MEDIA_KEY_LEN;
     use rand::SeedableRng;
 
     #[test]
     fn frames_round_trip_and_the_clear_header_is_authenticated() {
         let sframe = Sframe::new();
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-        let key = [7u8; BASE_KEY_LEN];
+        let key = [7u8; MEDIA_KEY_LEN];
         let kid = sender_kid(3, 258).unwrap();
         assert_eq!(split_kid(kid), (3, 2));
         for (kind, seq) in [
@@ -228,7 +220,7 @@ mod tests {
                 unprotect(&sframe, kind, &payload, &key).unwrap(),
                 frame.body
             );
-            assert!(unprotect(&sframe, kind, &payload, &[8u8; BASE_KEY_LEN]).is_err());
+            assert!(unprotect(&sframe, kind, &payload, &[8u8; MEDIA_KEY_LEN]).is_err());
             if kind == MediaKind::Video {
                 // Keyframe or not is readable in clear, and tampering with it is caught.
                 assert_eq!(payload[1] & 1 == 0, seq % 30 == 0);

@@ -2,10 +2,10 @@
 //! the one [`Member`] trait), the SFrame base key of every epoch it has been in, and its
 //! senders' counters. The transport hands it delivery-service messages and RTP payloads.
 
-use super::media::{self, Frame, MediaKind, BASE_KEY_LEN};
+use super::media::{self, Frame, MediaKind};
 use crate::clients::sframe::Sframe;
-use crate::clients::{ClientError, Member, MlsClient, ProposalSpec};
-use crate::vectors::mls_sframe::BASE_KEY_LABEL;
+use crate::clients::{ClientError, Member, MemberClient, ProposalSpec};
+use crate::keying::{self, KidLayout};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::collections::BTreeMap;
@@ -45,7 +45,11 @@ impl std::fmt::Debug for Participant {
 }
 
 impl Participant {
-    pub fn new(name: &str, client: &dyn MlsClient, seed: u64) -> Result<Participant, ClientError> {
+    pub fn new(
+        name: &str,
+        client: &dyn MemberClient,
+        seed: u64,
+    ) -> Result<Participant, ClientError> {
         Ok(Participant {
             name: name.to_string(),
             client: client.name(),
@@ -89,9 +93,9 @@ impl Participant {
         if self.keys.contains_key(&epoch) {
             return Ok(());
         }
-        let key = self
-            .mls
-            .export_secret(BASE_KEY_LABEL.as_bytes(), b"", BASE_KEY_LEN)?;
+        let key = keying::base_key(keying::MEDIA_SUITE, |l, c, n| {
+            self.mls.export_secret(l, c, n)
+        })?;
         let now = Instant::now();
         for (_, superseded) in self.keys.values_mut() {
             superseded.get_or_insert(now);
@@ -246,7 +250,7 @@ impl Participant {
             .keys
             .iter()
             .rev()
-            .find(|(e, _)| *e % (1 << media::EPOCH_BITS) == low)
+            .find(|(e, _)| *e % (1 << KidLayout::LIVE.epoch_bits) == low)
             .and_then(|(_, (k, superseded))| match superseded {
                 Some(t) if now.duration_since(*t) > self.retain => None,
                 _ => Some(k),
@@ -261,11 +265,11 @@ impl Participant {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clients::mls_clients;
+    use crate::clients::member_clients;
 
     #[test]
     fn openmls_and_mls_rs_share_media_across_epochs() {
-        let clients = mls_clients();
+        let clients = member_clients();
         let mut alice = Participant::new("alice", clients[0].as_ref(), 1).unwrap();
         let mut bob = Participant::new("bob", clients[1].as_ref(), 2).unwrap();
         let mut carol = Participant::new("carol", clients[0].as_ref(), 3).unwrap();

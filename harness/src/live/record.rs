@@ -13,8 +13,9 @@
 //! marker occurs in it, and no frame opens under any key-sized window of anything the SFU was
 //! given (every delivery-service message), tried as the SFrame base key of every KID it saw.
 
-use super::media::{self, MediaKind, BASE_KEY_LEN};
+use super::media::{self, MediaKind};
 use crate::clients::SframeClient;
+use crate::keying::{KidLayout, MEDIA_KEY_LEN};
 use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
 use pcap_file::pcapng::blocks::interface_description::{
     InterfaceDescriptionBlock, InterfaceDescriptionOption,
@@ -243,7 +244,7 @@ pub struct ServerFindings {
 /// The full epoch of a KID's low epoch bits, next to the newest seen so far (as RTP sequence
 /// numbers are unwrapped: frames of an old epoch may still arrive just after a new one).
 fn unwrap_epoch(newest: &mut Option<i64>, low: u64) -> i64 {
-    let span = 1i64 << media::EPOCH_BITS;
+    let span = 1i64 << KidLayout::LIVE.epoch_bits;
     let low = low as i64;
     let epoch = match *newest {
         None => low,
@@ -308,7 +309,7 @@ pub fn server_checks(record: &Record, sframe: &(dyn SframeClient + Sync)) -> Ser
             }
             Carried::Ds(b) => {
                 f.ds_messages += 1;
-                candidates.extend(b.windows(BASE_KEY_LEN));
+                candidates.extend(b.windows(MEDIA_KEY_LEN));
             }
             Carried::Rtp(_) => {}
         }
@@ -333,7 +334,7 @@ pub fn server_checks(record: &Record, sframe: &(dyn SframeClient + Sync)) -> Ser
                                 let (leaf, epoch) = media::split_kid(*kid);
                                 found.push(format!(
                                     "the frames of epoch {epoch} mod 2^{} (KID {kid}: {} of leaf {leaf}, and every other sender's) open under {} from a delivery-service message",
-                                    media::EPOCH_BITS,
+                                    KidLayout::LIVE.epoch_bits,
                                     kind.name(),
                                     hex::encode(key)
                                 ));
@@ -409,7 +410,7 @@ mod tests {
     fn call(leak_key: bool, leak_canary: bool) -> Record {
         let sframe = Sframe::new();
         let mut rng = rand::rngs::StdRng::seed_from_u64(9);
-        let key = [42u8; BASE_KEY_LEN];
+        let key = [42u8; MEDIA_KEY_LEN];
         let kid = media::sender_kid(1, 3).unwrap();
         let mut packets = vec![Packet {
             at: Duration::from_millis(1),

@@ -1,47 +1,18 @@
-//! The MLS → SFrame binding of RFC 9605 §5.2, which has no published vectors: this project
-//! generates them with one MLS client and verifies them with every client.
-//!
-//! §5.2: `base_key = MLS-Exporter("SFrame 1.0 Base Key", "", AEAD.Nk)` in the epoch, and
-//! `KID = (context << (S + E)) + (sender_index << E) + (epoch % (1 << E))`.
+//! The MLS → SFrame binding of RFC 9605 §5.2 ([`crate::keying`]), which has no published
+//! vectors: this project generates them with one MLS client and verifies them with every client.
 
 use super::formats::{Hex, MlsSframe};
 use super::{differ, FileCtx, Outcome};
 use crate::clients::{ClientError, MlsClient, SframeClient, SframeFrame};
+use crate::keying::{self, aead_nk, kid, KidLayout, BASE_KEY_LABEL};
 use crate::results::Verdict;
-
-/// The exporter label of RFC 9605 §5.2.
-pub const BASE_KEY_LABEL: &str = "SFrame 1.0 Base Key";
-
-/// `AEAD.Nk` of each SFrame suite (RFC 9605 §4.5 table): the AES-CTR-HMAC suites take a 16-byte
-/// AES key and a 32-byte HMAC key.
-pub fn aead_nk(sframe_suite: u16) -> Option<u16> {
-    match sframe_suite {
-        1..=3 => Some(48),
-        4 => Some(16),
-        5 => Some(32),
-        _ => None,
-    }
-}
-
-/// RFC 9605 §5.2's KID; None if the fields do not fit 64 bits.
-pub fn kid(context: u64, sender_index: u64, epoch: u64, e_bits: u32, s_bits: u32) -> Option<u64> {
-    let epoch_part = epoch % 1u64.checked_shl(e_bits)?;
-    if sender_index >= 1u64.checked_shl(s_bits)? {
-        return None;
-    }
-    let high = context.checked_shl(s_bits.checked_add(e_bits)?)?;
-    if high >> (s_bits + e_bits) != context {
-        return None;
-    }
-    Some(high | sender_index << e_bits | epoch_part)
-}
 
 /// The generated cases: one per MLS suite of `mls` and SFrame suite of `sframe`.
 pub fn generate(
     mls: &dyn MlsClient,
     sframe: &dyn SframeClient,
 ) -> Result<Vec<MlsSframe>, ClientError> {
-    let (e_bits, s_bits, context) = (4, 6, 0);
+    let layout = KidLayout::VECTORS;
     let mut cases = Vec::new();
     let mut suites = mls.cipher_suites();
     suites.sort_unstable();
@@ -51,9 +22,9 @@ pub fn generate(
                 continue;
             };
             let (group, join) = mls.create_with_passive_member(suite)?;
-            let base_key = group.export_secret(BASE_KEY_LABEL.as_bytes(), b"", nk.into())?;
+            let base_key = keying::base_key(sframe_suite, |l, c, n| group.export_secret(l, c, n))?;
             let (epoch, sender_index) = (group.epoch(), u64::from(group.own_leaf_index()));
-            let kid = kid(context, sender_index, epoch, e_bits, s_bits)
+            let kid = (layout.kid(sender_index, epoch))
                 .ok_or_else(|| ClientError::failed("KID does not fit 64 bits"))?;
             let (ctr, metadata, pt) = (7, b"frame metadata".to_vec(), b"one media frame".to_vec());
             let frame = SframeFrame {
@@ -74,9 +45,9 @@ pub fn generate(
                 sframe_base_key: Hex(base_key),
                 epoch,
                 sender_index,
-                context,
-                e_bits,
-                s_bits,
+                context: layout.context,
+                e_bits: layout.epoch_bits,
+                s_bits: layout.sender_bits,
                 kid,
                 ctr,
                 metadata: Hex(metadata),
@@ -173,19 +144,4 @@ fn verify(m: &dyn MlsClient, s: &dyn SframeClient, case: &MlsSframe) -> Result<(
     };
     same("ct", &case.ct, &s.protect(&frame, &case.pt)?)?;
     same("pt", &case.pt, &s.unprotect(&frame, &case.ct)?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn kid_follows_rfc_9605_section_5_2() {
-        // context 1, sender 3, epoch 0x13 with E = 4 (epoch bits 3), S = 6.
-        assert_eq!(kid(1, 3, 0x13, 4, 6), Some((1 << 10) | (3 << 4) | 3));
-        assert_eq!(kid(0, 0, 1, 4, 6), Some(1));
-        // A sender index that does not fit S bits is refused, not folded.
-        assert_eq!(kid(0, 64, 1, 4, 6), None);
-        assert_eq!(kid(u64::MAX, 0, 0, 4, 6), None);
-    }
 }

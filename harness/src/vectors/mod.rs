@@ -32,7 +32,7 @@ pub enum VectorsError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("unknown client `{0}` (known: {known})", known = crate::clients::names().join(", "))]
+    #[error("unknown client `{0}` (known: {known})", known = client_names().join(", "))]
     UnknownClient(String),
 }
 
@@ -60,6 +60,15 @@ impl std::fmt::Display for InputError {
     }
 }
 
+/// The names `e2ee vectors --client` accepts: the MLS and SFrame clients.
+fn client_names() -> Vec<&'static str> {
+    let mls = crate::clients::mls_clients();
+    let sframe = crate::clients::sframe_clients();
+    (mls.iter().map(|c| c.name()))
+        .chain(sframe.iter().map(|c| c.name()))
+        .collect()
+}
+
 /// Which clients to run.
 pub struct Selection {
     pub mls: Vec<Box<dyn MlsClient>>,
@@ -85,7 +94,7 @@ impl Selection {
             });
         };
         for n in names {
-            if !crate::clients::names().contains(&n.as_str()) {
+            if !client_names().contains(&n.as_str()) {
                 return Err(VectorsError::UnknownClient(n.clone()));
             }
         }

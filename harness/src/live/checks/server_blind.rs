@@ -3,7 +3,7 @@
 
 use super::CallFacts;
 use crate::clients::sframe::Sframe;
-use crate::live::media::BASE_KEY_LEN;
+use crate::keying::MEDIA_KEY_LEN;
 use crate::live::record::{self, Carried};
 use crate::results::{Check, Question};
 
@@ -17,7 +17,7 @@ pub fn judge(facts: &CallFacts) -> Check {
         let bytes = match &p.carried {
             Carried::Rtp(b) | Carried::Ds(b) => b,
         };
-        if let Some(what) = bytes.windows(BASE_KEY_LEN).find_map(|w| facts.keys.get(w)) {
+        if let Some(what) = bytes.windows(MEDIA_KEY_LEN).find_map(|w| facts.keys.get(w)) {
             failures.push(format!("{what} occurs in packet {i} of the SFU's record"));
         }
     }

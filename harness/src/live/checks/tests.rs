@@ -1,7 +1,7 @@
 //! The verdicts of small made-up calls: asked or not, passed or failed.
 
 use super::*;
-use crate::live::media::BASE_KEY_LEN;
+use crate::keying::MEDIA_KEY_LEN;
 use crate::live::script;
 use crate::live::sfu::{Change, Committed, SfuReport};
 
@@ -41,7 +41,7 @@ fn outcome(with_b: bool, events: Vec<Event>) -> CallOutcome {
         Event::Epoch {
             who: "a".into(),
             epoch: 0,
-            key: vec![0; BASE_KEY_LEN],
+            key: vec![0; MEDIA_KEY_LEN],
             at: ms(100),
         },
     ];
