@@ -29,7 +29,7 @@ enum Command {
     /// Run every check the tool has: every design-level model, exhaustively, at 4 participants,
     /// 3 joins or leaves and 1 server interference, and the Orange port at MaxTotalUsers = 5;
     /// given the vectors directory, every test vector and a seeded sample of the IETF interop
-    /// scenarios; then the default live call. Writes the report under --reports/<time>/.
+    /// scenarios; then the default live call. Writes the report under --reports/TIME/.
     Check(check::CheckArgs),
     /// Implementation level: the IETF MLS test vectors and RFC 9605's SFrame vectors against
     /// every client (openmls, mls-rs, sframe).

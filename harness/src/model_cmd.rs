@@ -3,6 +3,7 @@
 //! The judging ([`checks_for`]) and the printing ([`render_outcome`]) are pure functions of an
 //! [`e2ee_model::CheckOutcome`]; only [`run_plan`] runs the checker.
 
+use crate::columns::table;
 use crate::progress::Spinner;
 use crate::results::{Check, Evidence, Question, Scope, Verdict};
 use e2ee_model::properties::Kind;
@@ -266,7 +267,7 @@ fn vacuous(outcome: &CheckOutcome, p: &PropertyOutcome) -> Option<&'static str> 
     (!checked.is_empty() && !seen).then(|| checked[0].name)
 }
 
-/// One [`Check`] per property of `outcome`, judged as [`judge`] says. Any trace the checker
+/// One [`Check`] per property of `outcome`, judged as `judge` says. Any trace the checker
 /// kept (a counterexample, or a witness's example) becomes the evidence.
 pub fn checks_for(outcome: &CheckOutcome) -> Vec<Check> {
     let subject = subject(&outcome.options);
@@ -401,36 +402,6 @@ fn strategy_words(s: Strategy) -> &'static str {
         Strategy::Bfs => "breadth-first",
         Strategy::Dfs => "depth-first",
     }
-}
-
-/// Aligns rows into columns two spaces apart; the last column is not padded.
-pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let cols = header.len();
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let mut line = |cells: Vec<String>| {
-        let mut l = String::new();
-        for (i, cell) in cells.iter().enumerate() {
-            if i + 1 < cols {
-                let _ = write!(l, "{cell:<w$}  ", w = widths[i]);
-            } else {
-                l.push_str(cell);
-            }
-        }
-        out.push_str(l.trim_end());
-        out.push('\n');
-    };
-    line(header.iter().map(|h| h.to_string()).collect());
-    line(widths.iter().map(|w| "-".repeat(*w)).collect());
-    for row in rows {
-        line(row.clone());
-    }
-    out
 }
 
 /// The verdict table for one outcome, then every counterexample in words and as Mermaid.
@@ -576,6 +547,13 @@ mod tests {
     use e2ee_model::trace::Step;
     use std::time::Duration;
 
+    fn named<'a>(checks: &'a [Check], name: &str) -> &'a Check {
+        checks
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no check {name}"))
+    }
+
     fn trace() -> Trace {
         Trace {
             steps: vec![
@@ -671,10 +649,7 @@ mod tests {
     fn violation_fails_with_evidence() {
         let o = outcome(None, false);
         let checks = checks_for(&o);
-        let leave = checks
-            .iter()
-            .find(|c| c.name == properties::LEAVE_SECRECY)
-            .unwrap();
+        let leave = named(&checks, properties::LEAVE_SECRECY);
         assert_eq!(leave.verdict, Verdict::Fail);
         assert_eq!(leave.reason, "counterexample found");
         let ev = leave.evidence.as_ref().unwrap();
@@ -711,7 +686,7 @@ mod tests {
         w.holds = false;
         w.trace = None;
         let checks = checks_for(&o);
-        let w = checks.iter().find(|c| c.name == "witness_leave").unwrap();
+        let w = named(&checks, "witness_leave");
         assert_eq!(w.verdict, Verdict::Fail);
         assert!(w.reason.starts_with("never happens within the bounds"));
         assert!(w.evidence.is_none());
@@ -722,16 +697,10 @@ mod tests {
         let o = outcome(Some(Mutant::NoRotateOnLeave), false);
         let checks = checks_for(&o);
         insta::assert_debug_snapshot!("mutant_caught_verdicts", verdicts(&checks));
-        let leave = checks
-            .iter()
-            .find(|c| c.name == properties::LEAVE_SECRECY)
-            .unwrap();
+        let leave = named(&checks, properties::LEAVE_SECRECY);
         assert_eq!(leave.subject, "leader+no-rotate-on-leave");
         assert!(leave.evidence.is_some());
-        let side = checks
-            .iter()
-            .find(|c| c.name == properties::ROTATION_ON_MEMBERSHIP_CHANGE)
-            .unwrap();
+        let side = named(&checks, properties::ROTATION_ON_MEMBERSHIP_CHANGE);
         assert_eq!(side.verdict, Verdict::NotApplicable);
         assert!(side.evidence.is_some(), "side effects keep their evidence");
         assert!(!checks.iter().any(|c| c.verdict == Verdict::Fail));
@@ -742,10 +711,7 @@ mod tests {
     fn mutant_not_caught_fails() {
         let o = outcome(Some(Mutant::NoRotateOnLeave), true);
         let checks = checks_for(&o);
-        let leave = checks
-            .iter()
-            .find(|c| c.name == properties::LEAVE_SECRECY)
-            .unwrap();
+        let leave = named(&checks, properties::LEAVE_SECRECY);
         assert_eq!(leave.verdict, Verdict::Fail);
         assert!(
             leave.reason.starts_with("mutant not caught"),
@@ -759,10 +725,7 @@ mod tests {
         let mut o = outcome(Some(Mutant::NoRotateOnLeave), false);
         o.properties.retain(|p| p.name != properties::LEAVE_SECRECY);
         let checks = checks_for(&o);
-        let leave = checks
-            .iter()
-            .find(|c| c.name == properties::LEAVE_SECRECY)
-            .unwrap();
+        let leave = named(&checks, properties::LEAVE_SECRECY);
         assert_eq!(leave.verdict, Verdict::Fail);
     }
 

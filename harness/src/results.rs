@@ -153,7 +153,7 @@ pub enum Scope {
     /// One run of an interop scenario: a script of a config file under one cipher suite and
     /// handshake setting, each actor played by a client.
     Interop {
-        /// "<config stem>/<script name>", e.g. "commit/add-remove".
+        /// `<config stem>/<script name>`, e.g. "commit/add-remove".
         scenario: String,
         suite: u16,
         handshake: Handshake,
@@ -435,11 +435,9 @@ impl Check {
         if failures.len() > 5 {
             r.push(format!("and {} more", failures.len() - 5));
         }
-        Check::new(scope, question, name, Verdict::Fail, r.join("; ")).with_evidence(Evidence {
-            steps: failures.iter().take(500).cloned().collect(),
-            mermaid: None,
-            final_state: None,
-        })
+        Check::new(scope, question, name, Verdict::Fail, r.join("; ")).with_evidence(
+            Evidence::lines(failures.iter().take(500).cloned().collect()),
+        )
     }
 
     pub fn with_subject(mut self, subject: impl Into<String>) -> Check {
@@ -518,6 +516,22 @@ pub struct Evidence {
     pub mermaid: Option<String>,
     /// What holds at the end, in words.
     pub final_state: Option<String>,
+}
+
+impl Evidence {
+    /// Evidence that is a list of lines and nothing else.
+    pub fn lines(steps: Vec<String>) -> Evidence {
+        Evidence {
+            steps,
+            mermaid: None,
+            final_state: None,
+        }
+    }
+
+    /// [`Evidence::lines`], none when there are no lines.
+    pub fn lines_if_any(steps: &[String]) -> Option<Evidence> {
+        (!steps.is_empty()).then(|| Evidence::lines(steps.to_vec()))
+    }
 }
 
 impl Run {

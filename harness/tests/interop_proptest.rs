@@ -7,7 +7,7 @@
 
 use e2ee_harness::clients::{member_clients, MemberClient};
 use e2ee_harness::interop::runner::{self, RunConfig, RunOutcome};
-use e2ee_harness::interop::script::{self, Action, ProposalDescription, Script, Step};
+use e2ee_harness::interop::script::{self, Action, CommitSpec, ProposalDescription, Script, Step};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -121,12 +121,14 @@ impl Builder {
             committer,
             "fullCommit",
             Action::FullCommit {
-                by_reference,
-                by_value,
+                commit: CommitSpec {
+                    by_reference,
+                    by_value,
+                    force_path,
+                    external_tree: false,
+                },
                 members,
                 joiners: joiners.clone(),
-                force_path,
-                external_tree: false,
             },
         );
         self.members.extend(joiners);
@@ -335,12 +337,15 @@ fn render(script: &Script, config: &RunConfig) -> String {
         let detail = match &step.action {
             Action::CreateGroup { members } => format!("members {members:?}"),
             Action::FullCommit {
-                by_reference,
-                by_value,
+                commit:
+                    CommitSpec {
+                        by_reference,
+                        by_value,
+                        force_path,
+                        ..
+                    },
                 members,
                 joiners,
-                force_path,
-                ..
             } => {
                 let values: Vec<String> = by_value
                     .iter()
@@ -376,12 +381,15 @@ fn to_json(script: &Script) -> Value {
             let extra = match &s.action {
                 Action::CreateGroup { members } => json!({ "members": members }),
                 Action::FullCommit {
-                    by_reference,
-                    by_value,
+                    commit:
+                        CommitSpec {
+                            by_reference,
+                            by_value,
+                            force_path,
+                            external_tree,
+                        },
                     members,
                     joiners,
-                    force_path,
-                    external_tree,
                 } => {
                     let values: Vec<Value> = by_value
                         .iter()

@@ -10,8 +10,8 @@
 //!   is appended to their seed.
 //! - The Welcome's confirmation tag is not checked (see [`MlsRs::check_welcome`]).
 
-use super::{Client, ClientError, MemberClient, MlsClient, MlsGroup, SuiteCrypto};
-use crate::vectors::formats::{Format, Hex, PassiveClient, Welcome, WireKind};
+use super::{failed, Client, ClientError, MemberClient, MlsClient, MlsGroup, SuiteCrypto};
+use crate::formats::{Format, Hex, PassiveClient, Welcome, WireKind};
 use mls_rs::client_builder::{ClientBuilder, MlsConfig};
 use mls_rs::crypto::{
     HpkeCiphertext, HpkePublicKey, HpkeSecretKey, SignaturePublicKey, SignatureSecretKey,
@@ -35,7 +35,7 @@ use mls_rs_crypto_rustcrypto::ecdh::Ecdh;
 use mls_rs_crypto_rustcrypto::RustCryptoProvider;
 use std::fmt::Debug;
 
-const NAME: &str = "mls-rs";
+use super::mls_rs_member::NAME;
 
 /// The provider's per-suite crypto.
 type Suite = <RustCryptoProvider as CryptoProvider>::CipherSuiteProvider;
@@ -46,17 +46,6 @@ pub struct MlsRs;
 impl MlsRs {
     pub fn new() -> MlsRs {
         MlsRs
-    }
-}
-
-fn failed(what: &str, e: impl Debug) -> ClientError {
-    ClientError::Failed(format!("{what}: {e:?}"))
-}
-
-fn unsupported(reason: &str) -> ClientError {
-    ClientError::Unsupported {
-        client: NAME,
-        reason: reason.to_string(),
     }
 }
 
@@ -368,7 +357,8 @@ impl MlsClient for MlsRs {
             WireKind::PublicMessageCommit => message(bytes, W::PublicMessage, Some(C::Commit)),
             WireKind::PrivateMessage => message(bytes, W::PrivateMessage, None),
             WireKind::RatchetTree => round_trip::<ExportedTree>(bytes),
-            WireKind::GroupSecrets => Err(unsupported(
+            WireKind::GroupSecrets => Err(ClientError::unsupported(
+                NAME,
                 "GroupSecrets is pub(crate) in mls-rs 0.57 (src/group/mod.rs) and only appears \
                  HPKE-encrypted inside a Welcome; no public type decodes it",
             )),
@@ -592,9 +582,8 @@ impl SuiteCrypto for Crypto {
             .map_err(|e| failed("kdf_expand", e))
     }
 
-    fn derive_secret(&self, secret: &[u8], label: &[u8]) -> Result<Vec<u8>, ClientError> {
-        let nh = u16::try_from(self.cs.kdf_extract_size()).map_err(|e| failed("hash length", e))?;
-        self.expand_with_label(secret, label, &[], nh)
+    fn hash_length(&self) -> usize {
+        self.cs.kdf_extract_size()
     }
 
     /// `Signature.Sign(private, SignContent)` (§5.1.2); an Ed25519 seed is first made into the
@@ -671,7 +660,7 @@ impl SuiteCrypto for Crypto {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vectors::formats::Messages;
+    use crate::formats::Messages;
     use std::path::PathBuf;
 
     /// The vectors (see `vectors::dir_for_tests`; missing vectors fail, never skip).

@@ -6,7 +6,7 @@
 //! cipher suite; a member keeps one per suite it has used (ReInit may change the suite).
 
 use super::member::{CommitOutput, Member, Plaintext, ProposalSpec, RawExtension};
-use super::ClientError;
+use super::{failed, ClientError};
 use mls_rs::client_builder::{
     BaseConfig, PaddingMode, WithCryptoProvider, WithIdentityProvider, WithMlsRules,
 };
@@ -33,11 +33,7 @@ use std::convert::Infallible;
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 
-const NAME: &str = "mls-rs";
-
-fn failed(what: &str, e: impl Debug) -> ClientError {
-    ClientError::Failed(format!("{what}: {e:?}"))
-}
+pub(super) const NAME: &str = "mls-rs";
 
 fn message(bytes: &[u8], what: &str) -> Result<MlsMessage, ClientError> {
     MlsMessage::from_bytes(bytes).map_err(|e| failed(&format!("decoding {what}"), e))

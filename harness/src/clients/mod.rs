@@ -33,7 +33,7 @@ pub mod sframe;
 
 pub use member::{CommitOutput, Member, Plaintext, ProposalSpec, RawExtension};
 
-use crate::vectors::formats::{Format, PassiveClient, Welcome, WireKind};
+use crate::formats::{Format, PassiveClient, Welcome, WireKind};
 
 /// Why an operation produced no result.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,6 +57,19 @@ impl ClientError {
     pub fn failed(what: impl std::fmt::Display) -> ClientError {
         ClientError::Failed(what.to_string())
     }
+
+    pub fn unsupported(client: &'static str, reason: impl Into<String>) -> ClientError {
+        ClientError::Unsupported {
+            client,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The operation `what` failed with the library's error `e`, in its Debug form (the libraries'
+/// Display often drops the cause).
+pub(crate) fn failed(what: &str, e: impl std::fmt::Debug) -> ClientError {
+    ClientError::Failed(format!("{what}: {e:?}"))
 }
 
 /// An MLS group a client joined: what a passive member can do and observe.
@@ -92,8 +105,14 @@ pub trait SuiteCrypto {
         context: &[u8],
         length: u16,
     ) -> Result<Vec<u8>, ClientError>;
+    /// `Nh`, the suite's hash output length in bytes.
+    fn hash_length(&self) -> usize;
     /// `DeriveSecret(secret, label) = ExpandWithLabel(secret, label, "", Nh)`.
-    fn derive_secret(&self, secret: &[u8], label: &[u8]) -> Result<Vec<u8>, ClientError>;
+    fn derive_secret(&self, secret: &[u8], label: &[u8]) -> Result<Vec<u8>, ClientError> {
+        let nh = u16::try_from(self.hash_length())
+            .map_err(|_| ClientError::Failed(format!("Nh {} exceeds u16", self.hash_length())))?;
+        self.expand_with_label(secret, label, &[], nh)
+    }
     /// `DeriveTreeSecret(secret, label, generation, length)` (§9.1).
     fn derive_tree_secret(
         &self,

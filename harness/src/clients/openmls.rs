@@ -10,8 +10,8 @@
 //! - a bare `Commit` has no public type, so it is decoded inside a dummy PublicMessage.
 
 use super::openmls_member::OpenMlsMember;
-use super::{Client, ClientError, Member, MemberClient, MlsClient, MlsGroup, SuiteCrypto};
-use crate::vectors::formats::{Format, PassiveClient, Welcome, WireKind};
+use super::{failed, Client, ClientError, Member, MemberClient, MlsClient, MlsGroup, SuiteCrypto};
+use crate::formats::{Format, PassiveClient, Welcome, WireKind};
 
 use openmls::ciphersuite::hash_ref::HashReference;
 use openmls::ciphersuite::signature::SignContent;
@@ -34,7 +34,7 @@ use openmls_traits::types::{HpkeCiphertext, SignatureScheme};
 // `tls_deserialize_exact` needs the tls_codec trait in scope; the prelude glob is not used here.
 use tls_codec::{Deserialize as _, TlsSerialize, TlsSize, VLBytes};
 
-const CLIENT: &str = "openmls";
+use super::openmls_member::CLIENT;
 
 /// RFC 9420 §5.1.2/§5.1.3/§8: every label is prefixed with "MLS 1.0 ".
 const LABEL_PREFIX: &[u8] = b"MLS 1.0 ";
@@ -46,17 +46,6 @@ pub struct OpenMls;
 impl OpenMls {
     pub fn new() -> OpenMls {
         OpenMls
-    }
-}
-
-fn failed(what: &str, e: impl std::fmt::Debug) -> ClientError {
-    ClientError::Failed(format!("{what}: {e:?}"))
-}
-
-fn unsupported(reason: &str) -> ClientError {
-    ClientError::Unsupported {
-        client: CLIENT,
-        reason: reason.to_string(),
     }
 }
 
@@ -73,8 +62,12 @@ fn suite(crypto: &RustCrypto, number: u16) -> Result<Ciphersuite, ClientError> {
 
 /// openmls's labelled APIs take labels as `&str`; a non-UTF-8 label cannot be passed.
 fn label_str(label: &[u8]) -> Result<&str, ClientError> {
-    std::str::from_utf8(label)
-        .map_err(|_| unsupported("openmls takes MLS labels as &str; this label is not UTF-8"))
+    std::str::from_utf8(label).map_err(|_| {
+        ClientError::unsupported(
+            CLIENT,
+            "openmls takes MLS labels as &str; this label is not UTF-8",
+        )
+    })
 }
 
 fn decode_mls_message(bytes: &[u8]) -> Result<MlsMessageIn, ClientError> {
@@ -277,9 +270,10 @@ impl MlsClient for OpenMls {
                 encode(&message)
             }
             WireKind::RatchetTree => reencode::<RatchetTreeIn>(bytes),
-            WireKind::GroupSecrets => {
-                Err(unsupported("openmls::messages::GroupSecrets is pub(crate)"))
-            }
+            WireKind::GroupSecrets => Err(ClientError::unsupported(
+                CLIENT,
+                "openmls::messages::GroupSecrets is pub(crate)",
+            )),
             WireKind::AddProposal => reencode::<AddProposalIn>(bytes),
             WireKind::UpdateProposal => reencode::<UpdateProposalIn>(bytes),
             WireKind::RemoveProposal => reencode::<RemoveProposal>(bytes),
@@ -501,9 +495,8 @@ impl SuiteCrypto for OpenMlsSuite {
             .map_err(|e| failed("hkdf_expand", e))
     }
 
-    fn derive_secret(&self, secret: &[u8], label: &[u8]) -> Result<Vec<u8>, ClientError> {
-        let nh = u16::try_from(self.cs.hash_length()).map_err(|e| failed("Nh", e))?;
-        self.expand_with_label(secret, label, &[], nh)
+    fn hash_length(&self) -> usize {
+        self.cs.hash_length()
     }
 
     fn sign_with_label(
@@ -587,7 +580,7 @@ impl SuiteCrypto for OpenMlsSuite {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vectors::formats::{CryptoBasics, Messages};
+    use crate::formats::{CryptoBasics, Messages};
     use std::path::PathBuf;
 
     /// `<vectors>/mls/<file>` parsed (see `vectors::dir_for_tests`; missing vectors fail).

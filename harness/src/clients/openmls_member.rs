@@ -32,9 +32,9 @@ use openmls_rust_crypto::OpenMlsRustCrypto;
 use tls_codec::{Deserialize as _, Serialize as _, VLBytes};
 
 use super::member::{CommitOutput, Member, Plaintext, ProposalSpec, RawExtension};
-use super::ClientError;
+use super::{failed, ClientError};
 
-const CLIENT: &str = "openmls";
+pub(super) const CLIENT: &str = "openmls";
 
 /// A custom extension type every leaf advertises: openmls accepts a GroupContextExtensions
 /// proposal only if all members support each of its extension types.
@@ -42,17 +42,6 @@ const CUSTOM_EXTENSION: u16 = 0xff00;
 
 /// The storage type, named for the error types of openmls's external-proposal constructors.
 type Storage = <OpenMlsRustCrypto as OpenMlsProvider>::StorageProvider;
-
-fn failed(what: &str, e: impl std::fmt::Debug) -> ClientError {
-    ClientError::Failed(format!("{what}: {e:?}"))
-}
-
-fn unsupported(reason: &str) -> ClientError {
-    ClientError::Unsupported {
-        client: CLIENT,
-        reason: reason.to_string(),
-    }
-}
 
 fn no_group() -> ClientError {
     ClientError::failed("the member has no group")
@@ -347,7 +336,8 @@ impl OpenMlsMember {
                 Resolved::Gce(group_context_extensions(extensions)?)
             }
             ProposalSpec::Reinit { .. } => {
-                return Err(unsupported(
+                return Err(ClientError::unsupported(
+                    CLIENT,
                     "ReInit: openmls's ReInitProposal has no public constructor and \
                      Propose has no ReInit",
                 ))
@@ -515,7 +505,8 @@ impl Member for OpenMlsMember {
                     ClientError::failed("remove_prior: no leaf with this identity in the tree")
                 })?;
             if !self.signers.contains_key(prior_key) {
-                return Err(unsupported(
+                return Err(ClientError::unsupported(
+                    CLIENT,
                     "external join removing a prior leaf signed by a key this member does not \
                      hold: openmls's external commit removes only the leaf with the joiner's own \
                      signature key",
@@ -882,13 +873,13 @@ impl Member for OpenMlsMember {
             ProposalSpec::Remove { identity } => External::Remove(identity),
             ProposalSpec::GroupContextExtensions { extensions } => External::Gce(extensions),
             ProposalSpec::ExternalPsk { .. } | ProposalSpec::ResumptionPsk { .. } => {
-                return Err(unsupported(
+                return Err(ClientError::unsupported(CLIENT,
                     "external-sender PreSharedKey proposal: openmls's ExternalProposal builds only \
                      Add, Remove and GroupContextExtensions (messages/external_proposals.rs)",
                 ))
             }
             ProposalSpec::Reinit { .. } => {
-                return Err(unsupported(
+                return Err(ClientError::unsupported(CLIENT,
                     "external-sender ReInit proposal: not in openmls's ExternalProposal",
                 ))
             }

@@ -13,7 +13,7 @@ pub struct CheckArgs {
     /// either, that level is recorded as skipped].
     #[arg(long, value_name = "DIR")]
     vectors: Option<PathBuf>,
-    /// Where the report goes: a new directory <time> inside it.
+    /// Where the report goes: a new directory named by its start time (RFC 3339 UTC, colons as dashes) inside it.
     #[arg(long, value_name = "DIR", default_value = "reports")]
     reports: PathBuf,
     #[command(flatten)]

@@ -9,7 +9,7 @@ pub struct InteropArgs {
     /// MLS clients that play the actors (comma-separated) [default: openmls,mls-rs].
     #[arg(long, value_name = "NAMES", value_delimiter = ',')]
     clients: Option<Vec<String>>,
-    /// A scenario config, or a directory of them [default: <vectors>/mls-interop].
+    /// A scenario config, or a directory of them [default: VECTORS/mls-interop].
     #[arg(long, value_name = "FILE|DIR")]
     config: Option<PathBuf>,
     /// The vectors directory, whose mls-interop/ holds the IETF configs [default: $E2EE_VECTORS].

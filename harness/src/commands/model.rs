@@ -16,20 +16,22 @@ pub enum ModelCommand {
     Explore(ExploreArgs),
 }
 
+/// Bounds given on the command line; what is left out comes from the protocol's
+/// `ProtocolSpec::default_bounds` (its model file), or [`Bounds::DEFAULT`] for `all`.
 #[derive(Debug, Args)]
 pub struct BoundsArgs {
-    /// Participant slots, members or not.
-    #[arg(long, value_name = "N", default_value_t = 3)]
-    participants: u8,
-    /// How many participants are members at the start.
-    #[arg(long, value_name = "I", default_value_t = 2)]
-    initial_members: u8,
-    /// Joins and leaves the participants may make.
-    #[arg(long, value_name = "K", default_value_t = 2)]
-    max_changes: u8,
-    /// Drops, reorders, duplicates and forgeries the server may make.
-    #[arg(long, value_name = "J", default_value_t = 1)]
-    max_interference: u8,
+    /// Participant slots, members or not [default: 3].
+    #[arg(long, value_name = "N")]
+    participants: Option<u8>,
+    /// How many participants are members at the start [default: 2].
+    #[arg(long, value_name = "I")]
+    initial_members: Option<u8>,
+    /// Joins and leaves the participants may make [default: 2].
+    #[arg(long, value_name = "K")]
+    max_changes: Option<u8>,
+    /// Drops, reorders, duplicates and forgeries the server may make [default: 1].
+    #[arg(long, value_name = "J")]
+    max_interference: Option<u8>,
     /// Break the protocol on purpose (see `e2ee model list`); the check must catch it.
     #[arg(long, value_name = "M")]
     mutant: Option<String>,
@@ -43,23 +45,30 @@ impl BoundsArgs {
     /// The bounds for `protocol`: the Orange port's only bound, MaxTotalUsers, rides in
     /// `participants`.
     fn bounds(&self, protocol: &str) -> anyhow::Result<Bounds> {
-        let keyed = protocol == Protocol::OrangeDcKeys.name();
-        let orange = protocol == Protocol::OrangeDc.name() || keyed;
+        let orange = [Protocol::OrangeDc.name(), Protocol::OrangeDcKeys.name()].contains(&protocol);
         if self.max_total_users.is_some() && !orange {
             anyhow::bail!(
                 "--max-total-users applies to --protocol orange-dc and orange-dc-keys only"
             );
         }
+        if self.participants.is_some() && orange {
+            anyhow::bail!(
+                "--protocol {protocol} counts users with --max-total-users, not --participants"
+            );
+        }
+        let defaults = e2ee_model::protocols::REGISTRY
+            .iter()
+            .find(|spec| spec.name == protocol)
+            .map_or(Bounds::DEFAULT, |spec| spec.default_bounds);
         Ok(Bounds {
             participants: if orange {
-                // The spec's own bound; the keyed model's 5 needs an honest server (README).
-                self.max_total_users.unwrap_or(if keyed { 4 } else { 5 })
+                self.max_total_users.unwrap_or(defaults.participants)
             } else {
-                self.participants
+                self.participants.unwrap_or(defaults.participants)
             },
-            initial_members: self.initial_members,
-            max_changes: self.max_changes,
-            max_interference: self.max_interference,
+            initial_members: self.initial_members.unwrap_or(defaults.initial_members),
+            max_changes: self.max_changes.unwrap_or(defaults.max_changes),
+            max_interference: self.max_interference.unwrap_or(defaults.max_interference),
         })
     }
 }
@@ -153,4 +162,63 @@ fn explore(args: ExploreArgs) -> anyhow::Result<u8> {
         );
     })?;
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        bounds: BoundsArgs,
+    }
+
+    fn bounds(args: &[&str], protocol: &str) -> anyhow::Result<Bounds> {
+        let cli = Cli::try_parse_from(std::iter::once("e2ee").chain(args.iter().copied()))?;
+        cli.bounds.bounds(protocol)
+    }
+
+    #[test]
+    fn defaults_come_from_each_protocols_spec() {
+        for spec in e2ee_model::protocols::REGISTRY {
+            assert_eq!(
+                bounds(&[], spec.name).unwrap(),
+                spec.default_bounds,
+                "{}",
+                spec.name
+            );
+        }
+        assert_eq!(bounds(&[], model_cmd::ALL).unwrap(), Bounds::DEFAULT);
+        // Cloudflare's MaxTotalUsers 5 for the port; 4 for the keyed variant (memory).
+        assert_eq!(bounds(&[], "orange-dc").unwrap().participants, 5);
+        assert_eq!(bounds(&[], "orange-dc-keys").unwrap().participants, 4);
+    }
+
+    #[test]
+    fn given_bounds_override_and_misplaced_ones_are_refused() {
+        let b = bounds(&["--participants", "4", "--max-changes", "1"], "leader").unwrap();
+        assert_eq!(
+            (b.participants, b.max_changes, b.initial_members),
+            (4, 1, 2)
+        );
+        assert_eq!(
+            bounds(&["--max-total-users", "3"], "orange-dc")
+                .unwrap()
+                .participants,
+            3
+        );
+        let e = bounds(&["--max-total-users", "3"], "leader").unwrap_err();
+        assert!(
+            e.to_string().contains("--max-total-users applies to"),
+            "{e}"
+        );
+        let e = bounds(&["--participants", "4"], "orange-dc").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("--max-total-users, not --participants"),
+            "{e}"
+        );
+    }
 }

@@ -322,11 +322,7 @@ impl RunRecord {
                 format!("{}: delivery service learns nothing", self.run_name()),
                 verdict,
                 reason,
-                (!self.delivery_findings.is_empty()).then(|| Evidence {
-                    steps: self.delivery_findings.clone(),
-                    mermaid: None,
-                    final_state: None,
-                }),
+                Evidence::lines_if_any(&self.delivery_findings),
             )
             .with_figures(figures(&[
                 ("messages", self.messages),
@@ -342,11 +338,7 @@ impl RunRecord {
                 format!("{}: removed members read nothing", self.run_name()),
                 verdict,
                 reason,
-                (!self.removed_leaks.is_empty()).then(|| Evidence {
-                    steps: self.removed_leaks.clone(),
-                    mermaid: None,
-                    final_state: None,
-                }),
+                Evidence::lines_if_any(&self.removed_leaks),
             )
             .with_figures(figures(&[
                 ("attempts", self.removed_attempts),
@@ -380,11 +372,7 @@ impl RunRecord {
             Some(Stop::Fail(f)) => (
                 Verdict::Fail,
                 f.to_string(),
-                Some(Evidence {
-                    steps: vec![f.to_string()],
-                    mermaid: None,
-                    final_state: None,
-                }),
+                Some(Evidence::lines(vec![f.to_string()])),
             ),
             Some(Stop::Unimplemented {
                 step,

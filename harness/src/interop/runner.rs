@@ -10,8 +10,8 @@
 //! the group protects a message that every other one must read and no removed member may.
 
 use super::delivery::{DeliveryService, Kind};
-use super::script::{Action, ProposalDescription, Reinit, Script};
-use crate::clients::{ClientError, Member, MemberClient, ProposalSpec};
+use super::script::{Action, CommitSpec, ExternalJoin, ProposalDescription, Reinit, Script};
+use crate::clients::{ClientError, Member, MemberClient, ProposalSpec, RawExtension};
 use crate::keying;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -378,39 +378,7 @@ impl<'a> Run<'a> {
         let actor = step.actor.clone().unwrap_or_default();
         let enc = self.config.encrypt_handshake;
         match step.action.clone() {
-            Action::CreateGroup { members } => {
-                let group_id = format!("{}-{:016x}", self.script.name, self.rng.random::<u64>());
-                let suite = self.suite;
-                self.call(i, &actor, |m| {
-                    m.create_group(group_id.as_bytes(), suite, enc)
-                })?;
-                self.store(i, "group_id", group_id.into_bytes());
-                self.in_group = BTreeSet::from([actor.clone()]);
-                if members.is_empty() {
-                    self.head = Some(self.authenticator(i, &actor)?);
-                    return Ok(());
-                }
-                let mut adds = Vec::new();
-                for m in &members {
-                    let kp = self.call(i, m, |mm| mm.create_key_package(suite))?;
-                    self.carry(i, Kind::KeyPackage, m, &kp);
-                    adds.push(ProposalSpec::Add { key_package: kp });
-                }
-                let out = self.call(i, &actor, |m| m.commit(&[], &adds, false, false))?;
-                self.carry(i, Kind::Commit, &actor, &out.commit);
-                self.call(i, &actor, |m| m.merge_pending_commit())?;
-                let ea = self.authenticator(i, &actor)?;
-                let welcome = out
-                    .welcome
-                    .ok_or_else(|| self.fail(i, &actor, "commit adding members made no Welcome"))?;
-                self.carry(i, Kind::Welcome, &actor, &welcome);
-                for m in &members {
-                    self.call(i, m, |mm| mm.join(&welcome, None, enc))?;
-                    self.agree(i, m, &ea)?;
-                    self.joined(m);
-                }
-                self.head = Some(ea);
-            }
+            Action::CreateGroup { members } => self.create_group(i, &actor, &members)?,
             Action::CreateKeyPackage => {
                 let suite = self.suite;
                 let kp = self.call(i, &actor, |m| m.create_key_package(suite))?;
@@ -423,58 +391,8 @@ impl<'a> Run<'a> {
                 self.joined(&actor);
                 self.head = Some(self.authenticator(i, &actor)?);
             }
-            Action::ExternalJoin {
-                joiner,
-                members,
-                external_tree,
-                remove_prior,
-                psks,
-            } => {
-                let (gi, tree) = self.call(i, &actor, |m| m.group_info(external_tree))?;
-                self.carry(i, Kind::GroupInfo, &actor, &gi);
-                if let Some(t) = &tree {
-                    self.carry(i, Kind::RatchetTree, &actor, t);
-                }
-                let mut secrets = Vec::new();
-                for p in psks {
-                    secrets.push((self.get(i, p, "psk_id")?, self.get(i, p, "psk_secret")?));
-                }
-                self.store(i, "group_info", gi.clone());
-                if let Some(t) = &tree {
-                    self.store(i, "ratchet_tree", t.clone());
-                }
-                let commit = self.call(i, &joiner, |m| {
-                    m.external_join(&gi, tree.as_deref(), enc, remove_prior, &secrets)
-                })?;
-                self.carry(i, Kind::Commit, &joiner, &commit);
-                self.store(i, "commit", commit.clone());
-                let ea = self.authenticator(i, &joiner)?;
-                let mut processors = members.clone();
-                processors.push(actor.clone());
-                for m in &processors {
-                    self.call(i, m, |mm| mm.handle_commit(&[], &commit))
-                        .map_err(|e| self.made_by(e, &joiner))?;
-                    self.agree(i, m, &ea)?;
-                }
-                self.feed_removed(i, &commit, Some(&[]));
-                self.joined(&joiner);
-                self.head = Some(ea);
-            }
-            Action::InstallExternalPsk { clients } => {
-                // Out of band: the delivery service never sees a PSK.
-                let mut id = vec![0u8; 32];
-                let mut secret = vec![0u8; 32];
-                self.rng.fill(&mut id[..]);
-                self.rng.fill(&mut secret[..]);
-                for c in &clients {
-                    self.call(i, c, |m| m.store_psk(&id, &secret))?;
-                }
-                self.out
-                    .delivery
-                    .add_secret(secret.clone(), "an external PSK");
-                self.store(i, "psk_id", id);
-                self.store(i, "psk_secret", secret);
-            }
+            Action::ExternalJoin(join) => self.external_join(i, &actor, &join)?,
+            Action::InstallExternalPsk { clients } => self.install_external_psk(i, &clients)?,
             Action::GroupInfo { external_tree } => {
                 let (gi, tree) = self.call(i, &actor, |m| m.group_info(external_tree))?;
                 self.carry(i, Kind::GroupInfo, &actor, &gi);
@@ -484,92 +402,24 @@ impl<'a> Run<'a> {
                     self.store(i, "ratchet_tree", t);
                 }
             }
-            Action::AddProposal { key_package } => {
-                let kp = self.get(i, key_package, "key_package")?;
-                self.propose(i, &actor, &ProposalSpec::Add { key_package: kp })?;
-            }
-            Action::RemoveProposal { removed } => {
-                self.removes.insert(i, removed.clone());
-                let spec = ProposalSpec::Remove {
-                    identity: removed.into_bytes(),
-                };
+            Action::Propose(description) => {
+                if let ProposalDescription::Remove { removed } = &description {
+                    self.removes.insert(i, removed.clone());
+                }
+                let spec = self.spec(i, &description)?;
                 self.propose(i, &actor, &spec)?;
             }
             Action::UpdateProposal => {
                 let p = self.call(i, &actor, |m| m.propose_update())?;
                 self.proposed(i, &actor, p);
             }
-            Action::ExternalPskProposal { psk_id } => {
-                let id = self.get(i, psk_id, "psk_id")?;
-                self.propose(i, &actor, &ProposalSpec::ExternalPsk { psk_id: id })?;
-            }
-            Action::ResumptionPskProposal { epoch_id } => {
-                self.propose(i, &actor, &ProposalSpec::ResumptionPsk { epoch: epoch_id })?;
-            }
-            Action::GroupContextExtensionsProposal { extensions } => {
-                self.propose(
-                    i,
-                    &actor,
-                    &ProposalSpec::GroupContextExtensions { extensions },
-                )?;
-            }
             Action::FullCommit {
-                by_reference,
-                by_value,
+                commit,
                 members,
                 joiners,
-                force_path,
-                external_tree,
-            } => {
-                let (out, removed) = self.build_commit(
-                    i,
-                    &actor,
-                    &by_reference,
-                    &by_value,
-                    force_path,
-                    external_tree,
-                )?;
-                self.call(i, &actor, |m| m.merge_pending_commit())?;
-                let ea = self.authenticator(i, &actor)?;
-                for m in &members {
-                    let props = self.proposals_for(i, m, &by_reference)?;
-                    self.call(i, m, |mm| mm.handle_commit(&props, &out.commit))
-                        .map_err(|e| self.made_by(e, &actor))?;
-                    self.agree(i, m, &ea)?;
-                }
-                self.feed_removed(i, &out.commit, Some(&by_reference));
-                for r in removed {
-                    self.in_group.remove(&r);
-                    self.removed.insert(r.clone(), i);
-                    // The commit that removes a member still reaches it (RFC 9420 §12.4.2).
-                    self.feed_one(i, &r, &out.commit, Some(&by_reference));
-                }
-                for j in &joiners {
-                    let w = out
-                        .welcome
-                        .clone()
-                        .ok_or_else(|| self.fail(i, &actor, "the commit made no Welcome"))?;
-                    let tree = out.ratchet_tree.clone();
-                    self.call(i, j, |m| m.join(&w, tree.as_deref(), enc))?;
-                    self.agree(i, j, &ea)?;
-                    self.joined(j);
-                }
-                self.head = Some(ea);
-            }
-            Action::Commit {
-                by_reference,
-                by_value,
-                force_path,
-                external_tree,
-            } => {
-                let (_, removed) = self.build_commit(
-                    i,
-                    &actor,
-                    &by_reference,
-                    &by_value,
-                    force_path,
-                    external_tree,
-                )?;
+            } => self.full_commit(i, &actor, &commit, &members, &joiners)?,
+            Action::Commit(spec) => {
+                let (_, removed) = self.build_commit(i, &actor, &spec)?;
                 for r in removed {
                     self.in_group.remove(&r);
                     self.removed.insert(r, i);
@@ -591,75 +441,15 @@ impl<'a> Run<'a> {
             Action::Protect {
                 authenticated_data,
                 plaintext,
-            } => {
-                let pt = self.with_canary(plaintext.as_bytes());
-                let aad = authenticated_data.into_bytes();
-                let ct = self.call(i, &actor, |m| m.protect(&aad, &pt))?;
-                self.carry(i, Kind::Application, &actor, &ct);
-                self.feed_removed(i, &ct, None);
-                self.store(i, "authenticatedData", aad);
-                self.store(i, "plaintext", pt);
-                self.store(i, "ciphertext", ct);
-            }
-            Action::Unprotect { ciphertext } => {
-                let ct = self.get(i, ciphertext, "ciphertext")?;
-                let aad = self.get(i, ciphertext, "authenticatedData")?;
-                let pt = self.get(i, ciphertext, "plaintext")?;
-                let got = self.call(i, &actor, |m| m.unprotect(&ct))?;
-                if got.authenticated_data != aad {
-                    return Err(self.fail(i, &actor, "incorrect authenticated data"));
-                }
-                if got.plaintext != pt {
-                    return Err(self.fail(i, &actor, "incorrect plaintext"));
-                }
-                self.out.round_trips += 1;
-                self.store(i, "authenticatedData", got.authenticated_data);
-                self.store(i, "plaintext", got.plaintext);
-            }
+            } => self.protect(i, &actor, authenticated_data, plaintext)?,
+            Action::Unprotect { ciphertext } => self.unprotect(i, &actor, ciphertext)?,
             Action::Reinit(r) => self.reinit(i, r)?,
             Action::Branch {
                 members,
                 extensions,
                 force_path,
                 external_tree,
-            } => {
-                let suite = self.suite;
-                let mut kps = Vec::new();
-                for m in &members {
-                    let kp = self.call(i, m, |mm| mm.create_key_package(suite))?;
-                    self.carry(i, Kind::KeyPackage, m, &kp);
-                    kps.push(kp);
-                }
-                let group_id = format!(
-                    "{}-branch-{:016x}",
-                    self.script.name,
-                    self.rng.random::<u64>()
-                );
-                let out = self.call(i, &actor, |m| {
-                    m.create_branch(
-                        group_id.as_bytes(),
-                        &extensions,
-                        &kps,
-                        force_path,
-                        external_tree,
-                    )
-                })?;
-                let ea = self.authenticator(i, &actor)?;
-                let welcome = out
-                    .welcome
-                    .ok_or_else(|| self.fail(i, &actor, "the branch made no Welcome"))?;
-                self.carry(i, Kind::Welcome, &actor, &welcome);
-                if let Some(t) = &out.ratchet_tree {
-                    self.carry(i, Kind::RatchetTree, &actor, t);
-                }
-                for m in &members {
-                    let tree = out.ratchet_tree.clone();
-                    self.call(i, m, |mm| mm.handle_branch(&welcome, tree.as_deref()))?;
-                    self.agree(i, m, &ea)?;
-                }
-                self.in_group = members.iter().cloned().chain([actor.clone()]).collect();
-                self.head = Some(ea);
-            }
+            } => self.branch(i, &actor, &members, &extensions, force_path, external_tree)?,
             Action::NewMemberAddProposal { joiner } => {
                 let (gi, _) = self.call(i, &actor, |m| m.group_info(false))?;
                 self.carry(i, Kind::GroupInfo, &actor, &gi);
@@ -678,19 +468,258 @@ impl<'a> Run<'a> {
             Action::ExternalSignerProposal {
                 member,
                 description,
-            } => {
-                let (gi, tree) = self.call(i, &member, |m| m.group_info(true))?;
-                self.carry(i, Kind::GroupInfo, &member, &gi);
-                let tree = tree.unwrap_or_default();
-                self.carry(i, Kind::RatchetTree, &member, &tree);
-                if let ProposalDescription::Remove { removed } = &description {
-                    self.removes.insert(i, removed.clone());
-                }
-                let spec = self.spec(i, &description)?;
-                let p = self.call(i, &actor, |m| m.external_signer_proposal(&gi, &tree, &spec))?;
-                self.proposed(i, &actor, p);
-            }
+            } => self.external_signer_proposal(i, &actor, &member, &description)?,
         }
+        Ok(())
+    }
+
+    /// createGroup: the creator makes the group and, when the script lists members, adds them in
+    /// one commit and they join from its Welcome (the IETF runner's `createGroup`).
+    fn create_group(&mut self, i: usize, actor: &str, members: &[String]) -> Result<(), Stop> {
+        let enc = self.config.encrypt_handshake;
+        let group_id = format!("{}-{:016x}", self.script.name, self.rng.random::<u64>());
+        let suite = self.suite;
+        self.call(i, actor, |m| {
+            m.create_group(group_id.as_bytes(), suite, enc)
+        })?;
+        self.store(i, "group_id", group_id.into_bytes());
+        self.in_group = BTreeSet::from([actor.to_string()]);
+        if members.is_empty() {
+            self.head = Some(self.authenticator(i, actor)?);
+            return Ok(());
+        }
+        let mut adds = Vec::new();
+        for m in members {
+            let kp = self.call(i, m, |mm| mm.create_key_package(suite))?;
+            self.carry(i, Kind::KeyPackage, m, &kp);
+            adds.push(ProposalSpec::Add { key_package: kp });
+        }
+        let out = self.call(i, actor, |m| m.commit(&[], &adds, false, false))?;
+        self.carry(i, Kind::Commit, actor, &out.commit);
+        self.call(i, actor, |m| m.merge_pending_commit())?;
+        let ea = self.authenticator(i, actor)?;
+        let welcome = out
+            .welcome
+            .ok_or_else(|| self.fail(i, actor, "commit adding members made no Welcome"))?;
+        self.carry(i, Kind::Welcome, actor, &welcome);
+        for m in members {
+            self.call(i, m, |mm| mm.join(&welcome, None, enc))?;
+            self.agree(i, m, &ea)?;
+            self.joined(m);
+        }
+        self.head = Some(ea);
+        Ok(())
+    }
+
+    /// externalJoin: `actor` publishes a GroupInfo, `joiner` commits itself in from it and
+    /// every member (and `actor`) processes that commit.
+    fn external_join(&mut self, i: usize, actor: &str, join: &ExternalJoin) -> Result<(), Stop> {
+        let ExternalJoin {
+            joiner,
+            members,
+            external_tree,
+            remove_prior,
+            psks,
+        } = join;
+        let (joiner, external_tree, remove_prior) =
+            (joiner.as_str(), *external_tree, *remove_prior);
+        let enc = self.config.encrypt_handshake;
+        let (gi, tree) = self.call(i, actor, |m| m.group_info(external_tree))?;
+        self.carry(i, Kind::GroupInfo, actor, &gi);
+        if let Some(t) = &tree {
+            self.carry(i, Kind::RatchetTree, actor, t);
+        }
+        let mut secrets = Vec::new();
+        for p in psks {
+            secrets.push((self.get(i, *p, "psk_id")?, self.get(i, *p, "psk_secret")?));
+        }
+        self.store(i, "group_info", gi.clone());
+        if let Some(t) = &tree {
+            self.store(i, "ratchet_tree", t.clone());
+        }
+        let commit = self.call(i, joiner, |m| {
+            m.external_join(&gi, tree.as_deref(), enc, remove_prior, &secrets)
+        })?;
+        self.carry(i, Kind::Commit, joiner, &commit);
+        self.store(i, "commit", commit.clone());
+        let ea = self.authenticator(i, joiner)?;
+        let mut processors = members.to_vec();
+        processors.push(actor.to_string());
+        for m in &processors {
+            self.call(i, m, |mm| mm.handle_commit(&[], &commit))
+                .map_err(|e| self.made_by(e, joiner))?;
+            self.agree(i, m, &ea)?;
+        }
+        self.feed_removed(i, &commit, Some(&[]));
+        self.joined(joiner);
+        self.head = Some(ea);
+        Ok(())
+    }
+
+    /// installExternalPSK: one fresh PSK to each of `clients`, out of band.
+    fn install_external_psk(&mut self, i: usize, clients: &[String]) -> Result<(), Stop> {
+        // Out of band: the delivery service never sees a PSK.
+        let mut id = vec![0u8; 32];
+        let mut secret = vec![0u8; 32];
+        self.rng.fill(&mut id[..]);
+        self.rng.fill(&mut secret[..]);
+        for c in clients {
+            self.call(i, c, |m| m.store_psk(&id, &secret))?;
+        }
+        self.out
+            .delivery
+            .add_secret(secret.clone(), "an external PSK");
+        self.store(i, "psk_id", id);
+        self.store(i, "psk_secret", secret);
+        Ok(())
+    }
+
+    /// fullCommit: commit, merge, every member processes it (removed members too), joiners
+    /// join from its Welcome; all must agree.
+    fn full_commit(
+        &mut self,
+        i: usize,
+        actor: &str,
+        spec: &CommitSpec,
+        members: &[String],
+        joiners: &[String],
+    ) -> Result<(), Stop> {
+        let enc = self.config.encrypt_handshake;
+        let by_reference = &spec.by_reference;
+        let (out, removed) = self.build_commit(i, actor, spec)?;
+        self.call(i, actor, |m| m.merge_pending_commit())?;
+        let ea = self.authenticator(i, actor)?;
+        for m in members {
+            let props = self.proposals_for(i, m, by_reference)?;
+            self.call(i, m, |mm| mm.handle_commit(&props, &out.commit))
+                .map_err(|e| self.made_by(e, actor))?;
+            self.agree(i, m, &ea)?;
+        }
+        self.feed_removed(i, &out.commit, Some(by_reference));
+        for r in removed {
+            self.in_group.remove(&r);
+            self.removed.insert(r.clone(), i);
+            // The commit that removes a member still reaches it (RFC 9420 §12.4.2).
+            self.feed_one(i, &r, &out.commit, Some(by_reference));
+        }
+        for j in joiners {
+            let w = out
+                .welcome
+                .clone()
+                .ok_or_else(|| self.fail(i, actor, "the commit made no Welcome"))?;
+            let tree = out.ratchet_tree.clone();
+            self.call(i, j, |m| m.join(&w, tree.as_deref(), enc))?;
+            self.agree(i, j, &ea)?;
+            self.joined(j);
+        }
+        self.head = Some(ea);
+        Ok(())
+    }
+
+    /// protect: an application message with a canary planted in it.
+    fn protect(
+        &mut self,
+        i: usize,
+        actor: &str,
+        authenticated_data: String,
+        plaintext: String,
+    ) -> Result<(), Stop> {
+        let pt = self.with_canary(plaintext.as_bytes());
+        let aad = authenticated_data.into_bytes();
+        let ct = self.call(i, actor, |m| m.protect(&aad, &pt))?;
+        self.carry(i, Kind::Application, actor, &ct);
+        self.feed_removed(i, &ct, None);
+        self.store(i, "authenticatedData", aad);
+        self.store(i, "plaintext", pt);
+        self.store(i, "ciphertext", ct);
+        Ok(())
+    }
+
+    /// unprotect: must give back exactly what the protect step sent.
+    fn unprotect(&mut self, i: usize, actor: &str, ciphertext: usize) -> Result<(), Stop> {
+        let ct = self.get(i, ciphertext, "ciphertext")?;
+        let aad = self.get(i, ciphertext, "authenticatedData")?;
+        let pt = self.get(i, ciphertext, "plaintext")?;
+        let got = self.call(i, actor, |m| m.unprotect(&ct))?;
+        if got.authenticated_data != aad {
+            return Err(self.fail(i, actor, "incorrect authenticated data"));
+        }
+        if got.plaintext != pt {
+            return Err(self.fail(i, actor, "incorrect plaintext"));
+        }
+        self.out.round_trips += 1;
+        self.store(i, "authenticatedData", got.authenticated_data);
+        self.store(i, "plaintext", got.plaintext);
+        Ok(())
+    }
+
+    /// branch: `actor` branches a subgroup with `members`, who join from its Welcome.
+    fn branch(
+        &mut self,
+        i: usize,
+        actor: &str,
+        members: &[String],
+        extensions: &[RawExtension],
+        force_path: bool,
+        external_tree: bool,
+    ) -> Result<(), Stop> {
+        let suite = self.suite;
+        let mut kps = Vec::new();
+        for m in members {
+            let kp = self.call(i, m, |mm| mm.create_key_package(suite))?;
+            self.carry(i, Kind::KeyPackage, m, &kp);
+            kps.push(kp);
+        }
+        let group_id = format!(
+            "{}-branch-{:016x}",
+            self.script.name,
+            self.rng.random::<u64>()
+        );
+        let out = self.call(i, actor, |m| {
+            m.create_branch(
+                group_id.as_bytes(),
+                extensions,
+                &kps,
+                force_path,
+                external_tree,
+            )
+        })?;
+        let ea = self.authenticator(i, actor)?;
+        let welcome = out
+            .welcome
+            .ok_or_else(|| self.fail(i, actor, "the branch made no Welcome"))?;
+        self.carry(i, Kind::Welcome, actor, &welcome);
+        if let Some(t) = &out.ratchet_tree {
+            self.carry(i, Kind::RatchetTree, actor, t);
+        }
+        for m in members {
+            let tree = out.ratchet_tree.clone();
+            self.call(i, m, |mm| mm.handle_branch(&welcome, tree.as_deref()))?;
+            self.agree(i, m, &ea)?;
+        }
+        self.in_group = members.iter().cloned().chain([actor.to_string()]).collect();
+        self.head = Some(ea);
+        Ok(())
+    }
+
+    /// externalSignerProposal: `actor`, an external signer, proposes into `member`'s group.
+    fn external_signer_proposal(
+        &mut self,
+        i: usize,
+        actor: &str,
+        member: &str,
+        description: &ProposalDescription,
+    ) -> Result<(), Stop> {
+        let (gi, tree) = self.call(i, member, |m| m.group_info(true))?;
+        self.carry(i, Kind::GroupInfo, member, &gi);
+        let tree = tree.unwrap_or_default();
+        self.carry(i, Kind::RatchetTree, member, &tree);
+        if let ProposalDescription::Remove { removed } = &description {
+            self.removes.insert(i, removed.clone());
+        }
+        let spec = self.spec(i, description)?;
+        let p = self.call(i, actor, |m| m.external_signer_proposal(&gi, &tree, &spec))?;
+        self.proposed(i, actor, p);
         Ok(())
     }
 
@@ -758,11 +787,14 @@ impl<'a> Run<'a> {
         &mut self,
         i: usize,
         actor: &str,
-        by_reference: &[usize],
-        by_value: &[ProposalDescription],
-        force_path: bool,
-        external_tree: bool,
+        spec: &CommitSpec,
     ) -> Result<(crate::clients::CommitOutput, Vec<String>), Stop> {
+        let CommitSpec {
+            by_reference,
+            by_value,
+            force_path,
+            external_tree,
+        } = spec;
         let keep = self.config.control == Some(Control::KeepRemoved);
         let mut removed: Vec<String> = by_reference
             .iter()
@@ -780,7 +812,7 @@ impl<'a> Run<'a> {
         }
         let props = self.proposals(i, actor, by_reference, true)?;
         let out = self.call(i, actor, |m| {
-            m.commit(&props, &specs, force_path, external_tree)
+            m.commit(&props, &specs, *force_path, *external_tree)
         })?;
         self.carry(i, Kind::Commit, actor, &out.commit);
         if let Some(w) = &out.welcome {

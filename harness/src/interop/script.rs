@@ -80,6 +80,20 @@ pub enum ProposalDescription {
     },
 }
 
+impl ProposalDescription {
+    /// The earlier step whose message it needs, that message's cache key, and the field that
+    /// names the step.
+    pub fn reference(&self) -> Option<(usize, &'static str, &'static str)> {
+        match self {
+            ProposalDescription::Add { key_package } => {
+                Some((*key_package, "key_package", "keyPackage"))
+            }
+            ProposalDescription::ExternalPsk { psk_id } => Some((*psk_id, "psk_id", "pskID")),
+            _ => None,
+        }
+    }
+}
+
 /// A `reinit` step: everyone moves to a re-initialised group.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reinit {
@@ -97,6 +111,28 @@ pub struct Reinit {
     pub external_tree: bool,
 }
 
+/// An `externalJoin` step: `joiner` commits itself into the actor's group from its GroupInfo.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExternalJoin {
+    pub joiner: String,
+    /// Who processes the external commit (besides the actor).
+    pub members: Vec<String>,
+    pub external_tree: bool,
+    pub remove_prior: bool,
+    /// Steps whose external PSKs the joiner injects.
+    pub psks: Vec<usize>,
+}
+
+/// What a `commit` or `fullCommit` step commits, and how.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommitSpec {
+    /// Steps whose proposals it commits by reference.
+    pub by_reference: Vec<usize>,
+    pub by_value: Vec<ProposalDescription>,
+    pub force_path: bool,
+    pub external_tree: bool,
+}
+
 /// One action, with its fields (Go's zero values where the script leaves them out).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -107,49 +143,26 @@ pub enum Action {
     JoinGroup {
         welcome: usize,
     },
-    ExternalJoin {
-        joiner: String,
-        members: Vec<String>,
-        external_tree: bool,
-        remove_prior: bool,
-        psks: Vec<usize>,
-    },
+    ExternalJoin(ExternalJoin),
     InstallExternalPsk {
         clients: Vec<String>,
     },
     GroupInfo {
         external_tree: bool,
     },
-    AddProposal {
-        key_package: usize,
-    },
-    RemoveProposal {
-        removed: String,
-    },
+    /// `addProposal`, `removeProposal`, `externalPSKProposal`, `resumptionPSKProposal`,
+    /// `groupContextExtensionsProposal` ([`PROPOSAL_ACTIONS`]): the actor proposes what a
+    /// by-value description of the same kind says, its fields at the step's top level.
+    Propose(ProposalDescription),
     UpdateProposal,
-    ExternalPskProposal {
-        psk_id: usize,
-    },
-    ResumptionPskProposal {
-        epoch_id: u64,
-    },
-    GroupContextExtensionsProposal {
-        extensions: Vec<Extension>,
-    },
     FullCommit {
-        by_reference: Vec<usize>,
-        by_value: Vec<ProposalDescription>,
+        commit: CommitSpec,
+        /// Who processes the commit.
         members: Vec<String>,
+        /// Who joins from its Welcome.
         joiners: Vec<String>,
-        force_path: bool,
-        external_tree: bool,
     },
-    Commit {
-        by_reference: Vec<usize>,
-        by_value: Vec<ProposalDescription>,
-        force_path: bool,
-        external_tree: bool,
-    },
+    Commit(CommitSpec),
     HandleCommit {
         commit: usize,
         by_reference: Vec<usize>,
@@ -187,19 +200,15 @@ impl Action {
         match self {
             Action::CreateGroup { .. } => &["group_id"],
             Action::CreateKeyPackage => &["key_package"],
-            Action::ExternalJoin { .. } => &["group_info", "ratchet_tree", "commit"],
+            Action::ExternalJoin(_) => &["group_info", "ratchet_tree", "commit"],
             Action::InstallExternalPsk { .. } => &["psk_id", "psk_secret"],
             Action::GroupInfo { .. } => &["group_info", "ratchet_tree"],
-            Action::AddProposal { .. }
-            | Action::RemoveProposal { .. }
+            Action::Propose(_)
             | Action::UpdateProposal
-            | Action::ExternalPskProposal { .. }
-            | Action::ResumptionPskProposal { .. }
-            | Action::GroupContextExtensionsProposal { .. }
             | Action::NewMemberAddProposal { .. }
             | Action::AddExternalSigner { .. }
             | Action::ExternalSignerProposal { .. } => &["proposal"],
-            Action::FullCommit { .. } | Action::Commit { .. } => &["welcome", "commit"],
+            Action::FullCommit { .. } | Action::Commit(_) => &["welcome", "commit"],
             Action::Protect { .. } => &["authenticatedData", "plaintext", "ciphertext"],
             Action::Unprotect { .. } => &["authenticatedData", "plaintext"],
             Action::JoinGroup { .. }
@@ -446,36 +455,52 @@ impl<'a> Fields<'a> {
             error: None,
         };
         let kind = inner.string("proposalType");
-        let d = match kind.as_str() {
-            "add" => ProposalDescription::Add {
-                key_package: inner.index("keyPackage"),
-            },
-            "remove" => ProposalDescription::Remove {
-                removed: inner.string("removed"),
-            },
-            "externalPSK" => ProposalDescription::ExternalPsk {
-                psk_id: inner.index("pskID"),
-            },
-            "resumptionPSK" => ProposalDescription::ResumptionPsk {
-                epoch_id: inner.number("epochID"),
-            },
-            "groupContextExtensions" => ProposalDescription::GroupContextExtensions {
-                extensions: inner.extensions("extensions"),
-            },
-            "reinit" => ProposalDescription::Reinit {
-                extensions: inner.extensions("extensions"),
-                change_group_id: inner.flag("changeGroupID"),
-                change_cipher_suite: inner.flag("changeCipherSuite"),
-            },
-            other => {
-                self.fail(tag, &format!("unknown proposalType `{other}`"));
-                return None;
-            }
+        let Some(d) = inner.proposal(&kind) else {
+            self.fail(tag, &format!("unknown proposalType `{kind}`"));
+            return None;
         };
         if let Some(e) = inner.error {
             self.fail(tag, &e);
         }
         Some(d)
+    }
+
+    /// A proposal of `kind` (a `proposalType`) from these fields, which a by-value description
+    /// and a proposal step spell alike; `None` for a kind main.go does not know.
+    fn proposal(&mut self, kind: &str) -> Option<ProposalDescription> {
+        Some(match kind {
+            "add" => ProposalDescription::Add {
+                key_package: self.index("keyPackage"),
+            },
+            "remove" => ProposalDescription::Remove {
+                removed: self.string("removed"),
+            },
+            "externalPSK" => ProposalDescription::ExternalPsk {
+                psk_id: self.index("pskID"),
+            },
+            "resumptionPSK" => ProposalDescription::ResumptionPsk {
+                epoch_id: self.number("epochID"),
+            },
+            "groupContextExtensions" => ProposalDescription::GroupContextExtensions {
+                extensions: self.extensions("extensions"),
+            },
+            "reinit" => ProposalDescription::Reinit {
+                extensions: self.extensions("extensions"),
+                change_group_id: self.flag("changeGroupID"),
+                change_cipher_suite: self.flag("changeCipherSuite"),
+            },
+            _ => return None,
+        })
+    }
+
+    /// The fields `commit` and `fullCommit` share (main.go spells the last two in snake case).
+    fn commit_spec(&mut self) -> CommitSpec {
+        CommitSpec {
+            by_reference: self.indices("byReference"),
+            by_value: self.descriptions("byValue"),
+            force_path: self.flag("force_path"),
+            external_tree: self.flag("external_tree"),
+        }
     }
 
     fn descriptions(&mut self, tag: &str) -> Vec<ProposalDescription> {
@@ -556,7 +581,19 @@ fn parse_script(file: &Path, name: &str, v: &Value) -> Result<Script, ScriptErro
     })
 }
 
+/// The proposal steps and the `proposalType` each proposes (main.go's action names).
+pub const PROPOSAL_ACTIONS: [(&str, &str); 5] = [
+    ("addProposal", "add"),
+    ("removeProposal", "remove"),
+    ("externalPSKProposal", "externalPSK"),
+    ("resumptionPSKProposal", "resumptionPSK"),
+    ("groupContextExtensionsProposal", "groupContextExtensions"),
+];
+
 fn parse_action(name: &str, f: &mut Fields<'_>) -> Option<Action> {
+    if let Some((_, kind)) = PROPOSAL_ACTIONS.iter().find(|(action, _)| *action == name) {
+        return f.proposal(kind).map(Action::Propose);
+    }
     Some(match name {
         "createGroup" => Action::CreateGroup {
             members: f.strings("members"),
@@ -565,49 +602,26 @@ fn parse_action(name: &str, f: &mut Fields<'_>) -> Option<Action> {
         "joinGroup" => Action::JoinGroup {
             welcome: f.index("welcome"),
         },
-        "externalJoin" => Action::ExternalJoin {
+        "externalJoin" => Action::ExternalJoin(ExternalJoin {
             joiner: f.string("joiner"),
             members: f.strings("members"),
             external_tree: f.flag("externalTree"),
             remove_prior: f.flag("removePrior"),
             psks: f.indices("psks"),
-        },
+        }),
         "installExternalPSK" => Action::InstallExternalPsk {
             clients: f.strings("clients"),
         },
         "groupInfo" => Action::GroupInfo {
             external_tree: f.flag("externalTree"),
         },
-        "addProposal" => Action::AddProposal {
-            key_package: f.index("keyPackage"),
-        },
-        "removeProposal" => Action::RemoveProposal {
-            removed: f.string("removed"),
-        },
         "updateProposal" => Action::UpdateProposal,
-        "externalPSKProposal" => Action::ExternalPskProposal {
-            psk_id: f.index("pskID"),
-        },
-        "resumptionPSKProposal" => Action::ResumptionPskProposal {
-            epoch_id: f.number("epochID"),
-        },
-        "groupContextExtensionsProposal" => Action::GroupContextExtensionsProposal {
-            extensions: f.extensions("extensions"),
-        },
         "fullCommit" => Action::FullCommit {
-            by_reference: f.indices("byReference"),
-            by_value: f.descriptions("byValue"),
+            commit: f.commit_spec(),
             members: f.strings("members"),
             joiners: f.strings("joiners"),
-            force_path: f.flag("force_path"),
-            external_tree: f.flag("external_tree"),
         },
-        "commit" => Action::Commit {
-            by_reference: f.indices("byReference"),
-            by_value: f.descriptions("byValue"),
-            force_path: f.flag("force_path"),
-            external_tree: f.flag("external_tree"),
-        },
+        "commit" => Action::Commit(f.commit_spec()),
         "handleCommit" => Action::HandleCommit {
             commit: f.index("commit"),
             by_reference: f.indices("byReference"),
@@ -687,33 +701,37 @@ fn check_references(steps: &[Step]) -> Result<(), (usize, String)> {
             ))
         }
     };
-    let by_value = |i: usize, d: &ProposalDescription| match d {
-        ProposalDescription::Add { key_package } => need(i, *key_package, "key_package", "byValue"),
-        ProposalDescription::ExternalPsk { psk_id } => need(i, *psk_id, "psk_id", "byValue"),
-        _ => Ok(()),
+    let by_value = |i: usize, d: &ProposalDescription| match d.reference() {
+        Some((at, key, _)) => need(i, at, key, "byValue"),
+        None => Ok(()),
     };
     for (i, s) in steps.iter().enumerate() {
         match &s.action {
             Action::JoinGroup { welcome } => need(i, *welcome, "welcome", "welcome")?,
-            Action::ExternalJoin { psks, .. } => {
+            Action::ExternalJoin(ExternalJoin { psks, .. }) => {
                 for p in psks {
                     need(i, *p, "psk_id", "psks")?;
                 }
             }
-            Action::AddProposal { key_package } => {
-                need(i, *key_package, "key_package", "keyPackage")?
+            Action::Propose(d) => {
+                if let Some((at, key, field)) = d.reference() {
+                    need(i, at, key, field)?
+                }
             }
-            Action::ExternalPskProposal { psk_id } => need(i, *psk_id, "psk_id", "pskID")?,
             Action::FullCommit {
-                by_reference,
-                by_value: values,
+                commit:
+                    CommitSpec {
+                        by_reference,
+                        by_value: values,
+                        ..
+                    },
                 ..
             }
-            | Action::Commit {
+            | Action::Commit(CommitSpec {
                 by_reference,
                 by_value: values,
                 ..
-            } => {
+            }) => {
                 for r in by_reference {
                     need(i, *r, "proposal", "byReference")?;
                 }
@@ -753,7 +771,8 @@ fn actors(steps: &[Step]) -> Vec<String> {
         }
         match &s.action {
             Action::CreateGroup { members } => set.extend(members.iter().cloned()),
-            Action::ExternalJoin { joiner, .. } | Action::NewMemberAddProposal { joiner } => {
+            Action::ExternalJoin(ExternalJoin { joiner, .. })
+            | Action::NewMemberAddProposal { joiner } => {
                 set.insert(joiner.clone());
             }
             Action::AddExternalSigner { signer } => {
@@ -775,10 +794,10 @@ fn check_actor_names(steps: &[Step], actors: &[String]) -> Result<(), (usize, St
                 members, joiners, ..
             } => named.extend(members.iter().chain(joiners)),
             Action::InstallExternalPsk { clients } => named.extend(clients),
-            Action::ExternalJoin { members, .. } | Action::Branch { members, .. } => {
+            Action::ExternalJoin(ExternalJoin { members, .. }) | Action::Branch { members, .. } => {
                 named.extend(members)
             }
-            Action::RemoveProposal { removed } => named.push(removed),
+            Action::Propose(ProposalDescription::Remove { removed }) => named.push(removed),
             Action::Reinit(Reinit {
                 proposer,
                 committer,

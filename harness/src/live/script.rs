@@ -238,51 +238,77 @@ participant = "carol"
 /// to it, under an epoch of its own), then the second rotates, the third mutes and unmutes,
 /// the last is kicked and the third leaves (each only where there are enough participants).
 pub fn generated(n: usize, clients: &[&str]) -> String {
-    let mut t = format!(
-        "# Generated: e2ee live --participants N\ncommitter = \"designated\"\ngrace_ms = 300\ntail_ms = 1500\nslots = {}\n",
-        // A sender keeps its slot for everyone, so every sender needs one.
-        n.clamp(1, MAX_SLOTS)
-    );
-    let name = |i: usize| format!("p{i:03}");
-    for i in 0..n {
-        let client = clients[i % clients.len().max(1)];
-        t += &format!(
-            "\n[[participant]]\nname = \"{}\"\nclient = \"{client}\"\n",
-            name(i)
-        );
-    }
+    // A sender keeps its slot for everyone, so every sender needs one.
+    let mut t = Generated::new("e2ee live --participants N", 300, 1500, n);
+    t.participants(n, clients, None);
     let mut at = 0;
-    let event = |t: &mut String, at: u64, action: &str, who: usize| {
-        *t += &format!(
-            "\n[[event]]\nat_ms = {at}\naction = \"{action}\"\nparticipant = \"{}\"\n",
-            name(who)
-        );
-    };
     for i in 0..n {
         if i > 0 && i + 1 == n {
             at += LATE_JOIN_MS - 200;
         }
-        event(&mut t, at, "join", i);
+        t.event(at, "join", i);
         at += 200;
     }
     at += 800;
     if n >= 2 {
-        event(&mut t, at, "rotate", 1);
+        t.event(at, "rotate", 1);
         at += 500;
     }
     if n >= 3 {
-        event(&mut t, at, "mute", 2);
-        event(&mut t, at + 500, "unmute", 2);
+        t.event(at, "mute", 2);
+        t.event(at + 500, "unmute", 2);
         at += 1000;
     }
     if n >= 4 {
-        event(&mut t, at, "kick", n - 1);
+        t.event(at, "kick", n - 1);
         at += 1000;
     }
     if n >= 3 {
-        event(&mut t, at, "leave", 2);
+        t.event(at, "leave", 2);
     }
-    t
+    t.0
+}
+
+/// The TOML of a generated script, written as it is built: the settings, then participants
+/// `p000`, `p001`, …, then events.
+struct Generated(String);
+
+impl Generated {
+    /// The settings, with a designated committer and `senders` slots (at most [`MAX_SLOTS`]).
+    fn new(command: &str, grace_ms: u64, tail_ms: u64, senders: usize) -> Generated {
+        Generated(format!(
+            "# Generated: {command}\ncommitter = \"designated\"\ngrace_ms = {grace_ms}\n\
+             tail_ms = {tail_ms}\nslots = {}\n",
+            senders.clamp(1, MAX_SLOTS)
+        ))
+    }
+
+    fn name(i: usize) -> String {
+        format!("p{i:03}")
+    }
+
+    /// `n` participants playing `clients` in turn; with `speakers`, only the first that many
+    /// send media.
+    fn participants(&mut self, n: usize, clients: &[&str], speakers: Option<usize>) {
+        for i in 0..n {
+            let client = clients[i % clients.len().max(1)];
+            self.0 += &format!(
+                "\n[[participant]]\nname = \"{}\"\nclient = \"{client}\"\n",
+                Self::name(i)
+            );
+            if let Some(speakers) = speakers {
+                self.0 += &format!("speaks = {}\n", i < speakers);
+            }
+        }
+    }
+
+    /// `at_ms` is a u64 in the script and a usize where it is counted from indexes.
+    fn event(&mut self, at_ms: impl std::fmt::Display, action: &str, who: usize) {
+        self.0 += &format!(
+            "\n[[event]]\nat_ms = {at_ms}\naction = \"{action}\"\nparticipant = \"{}\"\n",
+            Self::name(who)
+        );
+    }
 }
 
 /// How long after the one before it the last participant of a generated call joins. Connecting
@@ -303,34 +329,21 @@ pub const LATE_JOIN_MS: u64 = 1500;
 /// still sends under the old key, which the others keep that long.
 pub fn bench(n: usize, speakers: usize, rounds: usize, clients: &[&str]) -> String {
     let rounds = rounds.min(n.saturating_sub(speakers + 1) / 3);
-    let mut t = format!(
-        "# Generated: e2ee live bench --participants {n} --speakers {speakers}\n\
-         committer = \"designated\"\ngrace_ms = 1000\ntail_ms = 2000\nslots = {}\n",
-        speakers.clamp(1, MAX_SLOTS)
+    let mut t = Generated::new(
+        &format!("e2ee live bench --participants {n} --speakers {speakers}"),
+        1000,
+        2000,
+        speakers,
     );
-    let name = |i: usize| format!("p{i:03}");
-    for i in 0..n {
-        let client = clients[i % clients.len().max(1)];
-        t += &format!(
-            "\n[[participant]]\nname = \"{}\"\nclient = \"{client}\"\nspeaks = {}\n",
-            name(i),
-            i < speakers
-        );
-    }
-    let event = |t: &mut String, at: usize, action: &str, who: usize| {
-        *t += &format!(
-            "\n[[event]]\nat_ms = {at}\naction = \"{action}\"\nparticipant = \"{}\"\n",
-            name(who)
-        );
-    };
+    t.participants(n, clients, Some(speakers));
     let first = n - rounds;
     for i in 0..first {
-        event(&mut t, i * 5, "join", i);
+        t.event(i * 5, "join", i);
     }
     // Settling: every joiner connected and welcomed (about 15 ms of work per joiner here).
     let mut at = first * 5 + 3000 + first * 15;
     for i in first..n {
-        event(&mut t, at, "join", i);
+        t.event(at, "join", i);
         at += 2500;
     }
     // Listeners leave from the back of the first wave.
@@ -338,11 +351,11 @@ pub fn bench(n: usize, speakers: usize, rounds: usize, clients: &[&str]) -> Stri
     for _ in 0..rounds {
         for action in ["rotate", "leave", "kick"] {
             who -= 1;
-            event(&mut t, at, action, who);
+            t.event(at, action, who);
             at += 2500;
         }
     }
-    t
+    t.0
 }
 
 /// The 1-based line of byte offset `at` in `text`.

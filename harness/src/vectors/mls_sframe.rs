@@ -1,9 +1,9 @@
 //! The MLS → SFrame binding of RFC 9605 §5.2 ([`crate::keying`]), which has no published
 //! vectors: this project generates them with one MLS client and verifies them with every client.
 
-use super::formats::{Hex, MlsSframe};
 use super::{differ, FileCtx, Outcome};
 use crate::clients::{ClientError, MlsClient, SframeClient, SframeFrame};
+use crate::formats::{Hex, MlsSframe};
 use crate::keying::{self, aead_nk, kid, KidLayout, BASE_KEY_LABEL};
 use crate::results::Verdict;
 

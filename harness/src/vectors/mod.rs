@@ -2,20 +2,19 @@
 //! vectors, replayed against every client of [`crate::clients`].
 //!
 //! Every `*.json` under the vectors directory is read and recognised by its shape
-//! ([`formats::Format::recognise`]); every case of every file becomes one check per client (or
+//! ([`crate::formats::Format::recognise`]); every case of every file becomes one check per client (or
 //! one per operation, where a case holds several: messages, crypto-basics), with a verdict:
 //! pass, fail (with what differed), skipped (an unsupported cipher suite, an unreadable case),
 //! not-applicable (the client's public API cannot express it) or unimplemented (it can, and this
 //! harness does not do it yet). Nothing is dropped: [`Outcome::summary`] counts every case.
 
-pub mod formats;
 pub mod mls_sframe;
 mod run_mls;
 mod run_sframe;
 
 use crate::clients::{ClientError, MlsClient, SframeClient};
+use crate::formats::Format;
 use crate::results::{Check, Level, Question, Scope, Verdict};
-use formats::Format;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -472,7 +471,7 @@ pub fn render(outcome: &Outcome, dirs: &[PathBuf]) -> String {
     header.push("checks");
     let shown: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
     let _ = writeln!(out, "Vectors in {}\n", shown.join(" and "));
-    out.push_str(&crate::model_cmd::table(&header, &rows));
+    out.push_str(&crate::columns::table(&header, &rows));
     let failures: Vec<&Check> = outcome
         .checks
         .iter()

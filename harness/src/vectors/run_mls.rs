@@ -1,10 +1,10 @@
 //! RFC 9420 vectors through every MLS client.
 
-use super::formats::{
-    CryptoBasics, Deserialization, Format, Messages, PassiveClient, Welcome, WireKind,
-};
 use super::{differ, FileCtx, Outcome};
 use crate::clients::{ClientError, MlsClient, SuiteCrypto};
+use crate::formats::{
+    CryptoBasics, Deserialization, Format, Messages, PassiveClient, Welcome, WireKind,
+};
 use crate::results::{Check, Verdict};
 
 pub(super) fn run(

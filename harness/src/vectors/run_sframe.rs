@@ -1,9 +1,9 @@
 //! RFC 9605 Appendix C through every SFrame client: header encoding (§4.3), the AES-CTR-HMAC
 //! AEAD (§4.5.1) and full protect/unprotect (§4.4).
 
-use super::formats::{AesCtrHmac, SframeCase, SframeHeader};
 use super::{differ, FileCtx, Outcome};
 use crate::clients::{SframeClient, SframeFrame};
+use crate::formats::{AesCtrHmac, SframeCase, SframeHeader};
 use crate::results::Verdict;
 
 pub(super) fn run(
@@ -12,26 +12,12 @@ pub(super) fn run(
     clients: &[Box<dyn SframeClient>],
     outcome: &mut Outcome,
 ) {
-    let list = |key: &str| {
-        file.get(key)
-            .and_then(|v| v.as_array())
-            .cloned()
-            .unwrap_or_default()
-    };
-    for (i, v) in list("header").iter().enumerate() {
-        let label = format!("header.{i}");
-        let Some(case) = ctx.case::<SframeHeader>(&label, v, outcome) else {
-            continue;
-        };
+    for (label, case) in cases::<SframeHeader>(ctx, file, "header", outcome) {
         for c in clients {
             outcome.checks.push(header(ctx, c.as_ref(), &label, &case));
         }
     }
-    for (i, v) in list("aes_ctr_hmac").iter().enumerate() {
-        let label = format!("aes_ctr_hmac.{i}");
-        let Some(case) = ctx.case::<AesCtrHmac>(&label, v, outcome) else {
-            continue;
-        };
+    for (label, case) in cases::<AesCtrHmac>(ctx, file, "aes_ctr_hmac", outcome) {
         for c in clients {
             let s = Some(case.cipher_suite);
             let check = match c.aes_ctr_hmac_seal(
@@ -60,15 +46,32 @@ pub(super) fn run(
             outcome.checks.push(check);
         }
     }
-    for (i, v) in list("sframe").iter().enumerate() {
-        let label = format!("sframe.{i}");
-        let Some(case) = ctx.case::<SframeCase>(&label, v, outcome) else {
-            continue;
-        };
+    for (label, case) in cases::<SframeCase>(ctx, file, "sframe", outcome) {
         for c in clients {
             outcome.checks.push(frame(ctx, c.as_ref(), &label, &case));
         }
     }
+}
+
+/// The cases of one section of the file (`header`, `aes_ctr_hmac`, `sframe`), each labelled
+/// `section.index`; one that does not parse is an input error and left out.
+fn cases<T: serde::de::DeserializeOwned>(
+    ctx: &FileCtx<'_>,
+    file: &serde_json::Value,
+    section: &str,
+    outcome: &mut Outcome,
+) -> Vec<(String, T)> {
+    let values = file.get(section).and_then(|v| v.as_array());
+    values
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .filter_map(|(i, v)| {
+            let label = format!("{section}.{i}");
+            let case = ctx.case::<T>(&label, v, outcome)?;
+            Some((label, case))
+        })
+        .collect()
 }
 
 /// Encode (kid, ctr) and compare; decode the encoding and compare.

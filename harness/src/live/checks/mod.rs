@@ -1,16 +1,16 @@
 //! What a live call must show, judged from the SFU's record and what each participant saw:
 //! 1. nothing in the SFU's record opens under anything it holds, no canary and no member's key
-//!    occurs in it ([`server_blind`]);
+//!    occurs in it (`server_blind`);
 //! 2. every participant opened every frame sent while it was a member (outside the grace window
-//!    around epoch changes) ([`members_read`]);
+//!    around epoch changes) (`members_read`);
 //! 3. a removed participant, still fed by the SFU, opens nothing sent after its removal (plus
-//!    the window) ([`removed_blind`]);
-//! 4. a joiner opens nothing sent before its join (minus the window) ([`joiner_blind`]).
+//!    the window) (`removed_blind`);
+//! 4. a joiner opens nothing sent before its join (minus the window) (`joiner_blind`).
 //!
 //! A check whose question was never asked (nothing carried, no pair owed, nobody removed or
 //! fed after removal, nobody joined or fed from before a join) is not applicable, never a pass.
 //!
-//! Every check reads the same [`CallFacts`], gathered once from the call; [`latency`] measures
+//! Every check reads the same [`CallFacts`], gathered once from the call; `latency` measures
 //! each membership change's rotation latency from them.
 
 mod joiner_blind;

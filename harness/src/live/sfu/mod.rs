@@ -18,10 +18,10 @@
 //! sender instead costs each join O(N) offers of O(N) m-lines: 148 KB of SDP and 49 ms per
 //! participant at 200 (measured with webrtc-rs 0.21.1 here).
 //!
-//! - [`transport`]: the socket, ICE/DTLS peer connections, offers and answers, flushing and
+//! - `transport`: the socket, ICE/DTLS peer connections, offers and answers, flushing and
 //!   polling them;
-//! - [`slots`]: forwarding slots, replay to newcomers;
-//! - [`sequencer`]: membership changes ordered one at a time, their committers, the commits.
+//! - `slots`: forwarding slots, replay to newcomers;
+//! - `sequencer`: membership changes ordered one at a time, their committers, the commits.
 
 mod sequencer;
 mod slots;
