@@ -17,6 +17,7 @@ pub mod commands;
 pub mod expect;
 pub mod findings;
 pub mod formats;
+pub mod grpc;
 pub mod interop;
 pub mod keying;
 pub mod live;

@@ -4,7 +4,7 @@
 //! Exit codes: 0 every check met its expectation, 1 some check failed, 2 usage or input error.
 
 use clap::{Parser, Subcommand};
-use e2ee_harness::commands::{check, interop, live, model, report, vectors};
+use e2ee_harness::commands::{check, interop, live, model, report, serve, vectors};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -50,6 +50,9 @@ enum Command {
     /// against reports/schema/report-v1.schema.json) and junit.xml. An unreadable input is
     /// named and listed; the report is still written from the others.
     Report(report::ReportArgs),
+    /// Serve one compiled-in client over the IETF interop gRPC interface (`MLSClient`), for the
+    /// IETF test runner or `e2ee interop --clients grpc:ADDR`. Loopback by default.
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -97,5 +100,6 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Live(args) => live::run(args),
         Command::Model { command } => model::run(command),
         Command::Report(args) => report::run(args),
+        Command::Serve(args) => serve::run(args),
     }
 }

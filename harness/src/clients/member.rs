@@ -231,6 +231,12 @@ pub trait Member: Send {
         Err(self.unsupported("external sender"))
     }
 
+    /// Releases what the client holds for this member (the interop interface's Free, called at
+    /// the end of every run); nothing by default.
+    fn free(&mut self) -> Result<(), ClientError> {
+        Ok(())
+    }
+
     /// The error for a feature this client's public API lacks.
     fn unsupported(&self, feature: &str) -> ClientError {
         ClientError::Unsupported {

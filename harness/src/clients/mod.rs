@@ -24,6 +24,7 @@
 //!    with the evidence; nothing else changes: the levels, checks and report are written
 //!    against these traits.
 
+pub mod grpc;
 pub mod member;
 pub mod mls_rs;
 pub mod mls_rs_member;
@@ -170,6 +171,11 @@ pub trait Client: Send + Sync {
     fn supports(&self, suite: u16) -> bool {
         self.cipher_suites().contains(&suite)
     }
+    /// Why the client can take no more calls (a server that stopped answering), if so; a
+    /// runner skips what it has not started with this reason.
+    fn gone(&self) -> Option<String> {
+        None
+    }
     /// `Err(Suite)` unless `suite` is supported.
     fn require(&self, suite: u16) -> Result<(), ClientError> {
         if self.supports(suite) {
@@ -312,6 +318,38 @@ pub fn by_names<C: Client + ?Sized>(
                     name: name.clone(),
                     known,
                 })
+        })
+        .collect()
+}
+
+/// Why `--clients` named no usable client.
+#[derive(Debug, thiserror::Error)]
+pub enum NamedClientError {
+    #[error(transparent)]
+    Unknown(#[from] UnknownClient),
+    #[error(transparent)]
+    Connect(#[from] grpc::ConnectError),
+}
+
+/// The member clients named: compiled-in ones by name, and `grpc:HOST:PORT` servers of the
+/// interop interface, connected (Name, SupportedCiphersuites) now; all compiled-in ones when
+/// `names` is `None`.
+pub fn member_clients_named(
+    names: Option<&[String]>,
+) -> Result<Vec<Box<dyn MemberClient>>, NamedClientError> {
+    let Some(names) = names else {
+        return Ok(member_clients());
+    };
+    names
+        .iter()
+        .map(|name| {
+            if name.starts_with(grpc::PREFIX) {
+                let client = grpc::Grpc::connect(name, grpc::DEFAULT_TIMEOUT)?;
+                Ok(Box::new(client) as Box<dyn MemberClient>)
+            } else {
+                let mut one = by_names(Some(std::slice::from_ref(name)), member_clients)?;
+                Ok(one.remove(0))
+            }
         })
         .collect()
 }

@@ -46,7 +46,7 @@ pub enum HandshakeMode {
 /// malformed (the others still run).
 pub fn run(args: InteropArgs) -> anyhow::Result<u8> {
     use crate::{clients, interop, vectors};
-    let all = clients::by_names(args.clients.as_deref(), clients::member_clients)?;
+    let all = clients::member_clients_named(args.clients.as_deref())?;
     let chosen: Vec<&dyn clients::MemberClient> = all.iter().map(|c| c.as_ref()).collect();
     let path = match args.config {
         Some(p) => p,

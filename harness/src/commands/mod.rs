@@ -11,6 +11,7 @@ pub mod interop;
 pub mod live;
 pub mod model;
 pub mod report;
+pub mod serve;
 mod stats;
 pub mod vectors;
 

@@ -76,6 +76,7 @@ impl std::fmt::Display for StepFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.step {
             Some(s) => write!(f, "step {s} ({})", self.action)?,
+            None if self.action == "free" => write!(f, "end of run (Free)")?,
             None => write!(f, "final round")?,
         }
         write!(f, ", {} ({}): {}", self.actor, self.client, self.error)
@@ -190,12 +191,32 @@ pub fn run(script: &Script, clients: &[&dyn MemberClient], config: &RunConfig) -
     if stop.is_none() {
         stop = run.final_round().err();
     }
-    run.out.stop = stop;
+    // main.go frees every actor's state at the end, pass or fail; a refused Free fails the run.
+    let freed = run.free_all();
+    run.out.stop = stop.or(freed.err());
     run.out.delivery.analyse();
     run.out
 }
 
 impl<'a> Run<'a> {
+    fn free_all(&mut self) -> Result<(), Stop> {
+        let mut first = Ok(());
+        for (actor, m) in &mut self.members {
+            if let Err(e) = m.free() {
+                if first.is_ok() {
+                    first = Err(Stop::Fail(StepFailure {
+                        step: None,
+                        action: "free".into(),
+                        actor: actor.clone(),
+                        client: m.client(),
+                        error: e.to_string(),
+                    }));
+                }
+            }
+        }
+        first
+    }
+
     fn client_of(&self, actor: &str) -> &'a dyn MemberClient {
         let slot = self
             .script
