@@ -47,7 +47,7 @@ enum Command {
     },
     /// Merge results records (`--json` of any command) into a report: index.html (the verdict
     /// first, then the matrices and every failure's evidence), summary.md, results.json (checked
-    /// against reports/schema/report-v1.schema.json) and junit.xml. An unreadable input is
+    /// against reports/schema/report-v2.schema.json) and junit.xml. An unreadable input is
     /// named and listed; the report is still written from the others.
     Report(report::ReportArgs),
     /// Serve one compiled-in client over the IETF interop gRPC interface (`MLSClient`), for the

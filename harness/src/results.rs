@@ -64,12 +64,24 @@ pub struct Run {
     /// The expectations the run was judged against (`--expect`), each with what became of it.
     #[serde(default)]
     pub expectations: Vec<ExpectationOutcome>,
+    /// Clients the run drove that this build did not compile in (`grpc:HOST:PORT` servers),
+    /// with the name each reported.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clients: Vec<Component>,
     /// The schema version the record was read from (1 for a converted record); not written.
     #[serde(skip)]
     pub read_from_version: Option<u32>,
     /// Wall clock for `duration_secs`; not part of the record.
     #[serde(skip)]
     clock: Option<Instant>,
+}
+
+/// A client under test and its version.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Component {
+    pub name: String,
+    pub version: String,
+    pub role: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -546,6 +558,7 @@ impl Run {
             duration_secs: 0.0,
             checks: Vec::new(),
             expectations: Vec::new(),
+            clients: Vec::new(),
             read_from_version: None,
             clock: Some(Instant::now()),
         }
@@ -688,6 +701,7 @@ mod v1 {
                     })
                     .collect(),
                 expectations: Vec::new(),
+                clients: Vec::new(),
                 read_from_version: Some(super::RESULTS_SCHEMA_V1),
                 clock: None,
             }

@@ -671,6 +671,7 @@ fn unasked_questions_are_not_applicable() {
         removed_evicted: 0,
         agreements: 0,
         round_trips: 0,
+        unexported: vec![],
     };
     let verdicts =
         |r: &interop::RunRecord| -> Vec<Verdict> { r.checks().iter().map(|c| c.verdict).collect() };
@@ -716,6 +717,43 @@ fn unasked_questions_are_not_applicable() {
         ..evicted
     };
     assert_eq!(verdicts(&leak)[2], Verdict::Fail);
+    // A client that cannot export: the canary search still runs, the key part is named n/a.
+    let unexported = interop::RunRecord {
+        unexported: vec!["grpc:x: Export answered no bytes".into()],
+        ..record(5, 2, 0)
+    };
+    let check = &unexported.checks()[1];
+    assert_eq!(check.verdict, Verdict::Pass);
+    assert!(
+        check.reason.contains("2 canaries")
+            && check.reason.contains(
+                "key search not applicable to members of grpc:x: Export answered no bytes"
+            ),
+        "{}",
+        check.reason
+    );
+    let nothing_to_search = interop::RunRecord {
+        unexported: vec!["grpc:x: Export answered no bytes".into()],
+        ..record(5, 0, 0)
+    };
+    assert_eq!(verdicts(&nothing_to_search)[1], Verdict::NotApplicable);
+    assert!(nothing_to_search.checks()[1]
+        .reason
+        .contains("Export answered no bytes"));
+    // A run not started because its server had died: every check skipped, naming it.
+    let skipped = interop::RunRecord {
+        stop: Some(interop::runner::Stop::Skipped {
+            client: "grpc:x",
+            reason: "Commit answered Unavailable".into(),
+        }),
+        ..record(0, 0, 0)
+    };
+    for c in skipped.checks() {
+        assert_eq!(c.verdict, Verdict::Skipped);
+        assert!(c
+            .reason
+            .contains("grpc:x stopped answering earlier (Commit answered Unavailable)"));
+    }
 }
 
 /// commit/remove, every assignment: where openmls plays the removed member it refuses every

@@ -217,6 +217,12 @@ fn the_merged_json_and_every_input_validate_against_the_schemas() {
     let mut run = e2ee_harness::results::Run::new("e2ee test");
     run.checks = r.plain_checks();
     run.finish();
+    // With the remote clients it drove, named as they reported themselves.
+    run.clients = vec![e2ee_harness::results::Component {
+        name: "grpc:127.0.0.1:50051".into(),
+        version: "OpenMLS".into(),
+        role: "MLS client over the IETF interop gRPC interface (MLSClient)".into(),
+    }];
     let v = serde_json::to_value(&run).unwrap();
     let errors: Vec<String> = results_v.iter_errors(&v).map(|e| e.to_string()).collect();
     assert!(errors.is_empty(), "{errors:?}");

@@ -61,7 +61,10 @@ impl Server {
         T: Send + 'static,
     {
         if let Some(why) = self.gone.lock().ok().and_then(|g| g.clone()) {
-            return Err(ClientError::Failed(format!("{rpc} not sent: {why}")));
+            return Err(ClientError::Gone {
+                client: self.name,
+                reason: why,
+            });
         }
         let call = f(MlsClientClient::new(self.channel.clone()));
         let timeout = self.timeout;
@@ -90,11 +93,10 @@ impl Server {
             // Connection refused or reset: the process is gone (tonic reports a reset mid-call
             // as Unknown "transport error").
             Code::Unavailable | Code::Unknown if is_transport(status) => {
-                let why = format!("{} stopped answering ({what})", self.name);
                 if let Ok(mut gone) = self.gone.lock() {
-                    gone.get_or_insert(why.clone());
+                    gone.get_or_insert(what.clone());
                 }
-                ClientError::Failed(why)
+                ClientError::Failed(format!("{} stopped answering ({what})", self.name))
             }
             _ => ClientError::Failed(what),
         }

@@ -52,6 +52,12 @@ pub enum ClientError {
     /// The client ran the operation and it failed (rejected input, wrong output).
     #[error("{0}")]
     Failed(String),
+    /// The client's process stopped answering earlier (a remote client): nothing was asked.
+    #[error("not asked: {client} stopped answering earlier ({reason})")]
+    Gone {
+        client: &'static str,
+        reason: String,
+    },
 }
 
 impl ClientError {
@@ -284,6 +290,16 @@ pub fn member_clients() -> Vec<Box<dyn MemberClient>> {
     ]
 }
 
+/// Where a `grpc:` name is refused, what does take it.
+pub(crate) fn remote_hint(name: &str) -> &'static str {
+    if name.starts_with(grpc::PREFIX) {
+        "; a grpc:HOST:PORT server plays members in `e2ee interop` only (vectors, live calls \
+         and `e2ee serve` drive compiled-in clients)"
+    } else {
+        ""
+    }
+}
+
 /// Every SFrame client.
 pub fn sframe_clients() -> Vec<Box<dyn SframeClient>> {
     vec![Box::new(sframe::Sframe::new())]
@@ -291,7 +307,7 @@ pub fn sframe_clients() -> Vec<Box<dyn SframeClient>> {
 
 /// A name `--client`/`--clients` does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown client `{name}` (MLS clients: {})", known.join(", "))]
+#[error("unknown client `{name}` (MLS clients: {}){}", known.join(", "), remote_hint(name))]
 pub struct UnknownClient {
     pub name: String,
     /// The registry's names, in report order.
@@ -336,6 +352,7 @@ pub enum NamedClientError {
 /// `names` is `None`.
 pub fn member_clients_named(
     names: Option<&[String]>,
+    rpc_timeout: std::time::Duration,
 ) -> Result<Vec<Box<dyn MemberClient>>, NamedClientError> {
     let Some(names) = names else {
         return Ok(member_clients());
@@ -344,7 +361,7 @@ pub fn member_clients_named(
         .iter()
         .map(|name| {
             if name.starts_with(grpc::PREFIX) {
-                let client = grpc::Grpc::connect(name, grpc::DEFAULT_TIMEOUT)?;
+                let client = grpc::Grpc::connect(name, rpc_timeout)?;
                 Ok(Box::new(client) as Box<dyn MemberClient>)
             } else {
                 let mut one = by_names(Some(std::slice::from_ref(name)), member_clients)?;

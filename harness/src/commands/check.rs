@@ -28,7 +28,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
         json,
     } = args;
     let expectations = json.expectations(true)?;
-    let run = record_judged(json, expectations, |out| {
+    let run = record_judged(json, expectations, Vec::new(), |out| {
         writeln!(
             out,
             "Design level: every protocol model at the assurance bounds, Cloudflare's \

@@ -1,6 +1,6 @@
 //! `e2ee interop`: the IETF MLS interop scenarios, client × client.
 
-use super::{with_record, RecordArgs};
+use super::{with_record_of, RecordArgs};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 
@@ -32,6 +32,9 @@ pub struct InteropArgs {
     /// service) or keep-removed (committers leave removed members in the group).
     #[arg(long, value_name = "NAME")]
     control: Option<crate::interop::runner::Control>,
+    /// How long a `grpc:` client's server may take over one call before the run fails as hung.
+    #[arg(long, value_name = "SECS", default_value_t = crate::clients::grpc::DEFAULT_TIMEOUT.as_secs_f64())]
+    rpc_timeout: f64,
     #[command(flatten)]
     json: RecordArgs,
 }
@@ -46,7 +49,13 @@ pub enum HandshakeMode {
 /// malformed (the others still run).
 pub fn run(args: InteropArgs) -> anyhow::Result<u8> {
     use crate::{clients, interop, vectors};
-    let all = clients::member_clients_named(args.clients.as_deref())?;
+    let timeout = std::time::Duration::try_from_secs_f64(args.rpc_timeout)
+        .ok()
+        .filter(|t| !t.is_zero())
+        .ok_or_else(|| {
+            anyhow::anyhow!("--rpc-timeout {}: expected seconds > 0", args.rpc_timeout)
+        })?;
+    let all = clients::member_clients_named(args.clients.as_deref(), timeout)?;
     let chosen: Vec<&dyn clients::MemberClient> = all.iter().map(|c| c.as_ref()).collect();
     let path = match args.config {
         Some(p) => p,
@@ -78,7 +87,17 @@ pub fn run(args: InteropArgs) -> anyhow::Result<u8> {
     if jobs.is_empty() {
         anyhow::bail!("nothing to run in {}", path.display());
     }
-    let code = with_record(args.json, |out| {
+    // Servers driven over gRPC are named in the record with what they call themselves.
+    let remote = chosen
+        .iter()
+        .filter(|c| c.name().starts_with(clients::grpc::PREFIX))
+        .map(|c| crate::results::Component {
+            name: c.name().into(),
+            version: c.version().into(),
+            role: "MLS client over the IETF interop gRPC interface (MLSClient)".into(),
+        })
+        .collect();
+    let code = with_record_of(args.json, remote, |out| {
         let spinner = crate::progress::Spinner::start();
         let start = std::time::Instant::now();
         let records = interop::execute(&configs, &chosen, &jobs, &|done, total| {

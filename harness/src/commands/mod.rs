@@ -122,19 +122,30 @@ pub fn with_record(
     args: RecordArgs,
     body: impl FnOnce(&mut dyn Write) -> anyhow::Result<Vec<Check>>,
 ) -> anyhow::Result<u8> {
+    with_record_of(args, Vec::new(), body)
+}
+
+/// [`with_record`] for a run that drove `clients` this build did not compile in.
+pub fn with_record_of(
+    args: RecordArgs,
+    clients: Vec<crate::results::Component>,
+    body: impl FnOnce(&mut dyn Write) -> anyhow::Result<Vec<Check>>,
+) -> anyhow::Result<u8> {
     let expectations = args.expectations(false)?;
-    Ok(record_judged(args, expectations, body)?.exit_code())
+    Ok(record_judged(args, expectations, clients, body)?.exit_code())
 }
 
 /// Runs `body`, judges its checks against `expectations`, prints the summary line and saves
-/// the record where --json says.
+/// the record (with the remote `clients` it drove) where --json says.
 pub fn record_judged(
     args: RecordArgs,
     expectations: Option<crate::expect::Expectations>,
+    clients: Vec<crate::results::Component>,
     body: impl FnOnce(&mut dyn Write) -> anyhow::Result<Vec<Check>>,
 ) -> anyhow::Result<Run> {
     let argv = std::env::args_os().map(|a| a.to_string_lossy().into_owned());
     let mut run = Run::new(results::command_line(argv));
+    run.clients = clients;
     let mut out = std::io::stdout().lock();
     run.checks = body(&mut out)?;
     if let Some(e) = &expectations {

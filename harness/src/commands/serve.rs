@@ -14,16 +14,24 @@ pub struct ServeArgs {
     /// bound is printed as `listening on ADDR` on stdout.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:50051")]
     listen: SocketAddr,
+    /// Seed a bug, to test a harness against a misbehaving server (repeatable):
+    /// `wrong-authenticator`, `unimplemented:RPC`, `hang:RPC`, `crash-after:N` (exit on the Nth
+    /// call).
+    #[arg(long, value_name = "FAULT")]
+    fault: Vec<crate::grpc::fault::Fault>,
 }
 
 /// Serves until killed.
 pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
-    use crate::grpc::{proto::mls_client_server::MlsClientServer, server::Service};
+    use crate::grpc::{fault::Faults, proto::mls_client_server::MlsClientServer, server::Service};
     let mut chosen = crate::clients::by_names(
         Some(std::slice::from_ref(&args.client)),
         crate::clients::member_clients,
     )?;
-    let service = Service::new(chosen.remove(0));
+    if !args.fault.is_empty() {
+        tracing::warn!("serving with seeded faults: {:?}", args.fault);
+    }
+    let service = Service::new(chosen.remove(0), Faults::new(args.fault));
     super::runtime()?.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await

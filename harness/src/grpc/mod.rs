@@ -8,4 +8,5 @@ pub mod proto {
     tonic::include_proto!("mls_client");
 }
 
+pub mod fault;
 pub mod server;

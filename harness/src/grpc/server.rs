@@ -7,6 +7,7 @@
 //! way the interface's users read them: a feature the client lacks is UNIMPLEMENTED, anything
 //! else ABORTED with the client's reason.
 
+use super::fault::Faults;
 use super::proto::{self as pb, mls_client_server::MlsClient};
 use crate::clients::{ClientError, Member, MemberClient, ProposalSpec, RawExtension};
 use std::collections::HashMap;
@@ -17,6 +18,7 @@ use tonic::{Request, Response, Status};
 pub struct Service {
     client: Box<dyn MemberClient>,
     members: Mutex<Members>,
+    faults: Faults,
 }
 
 #[derive(Default)]
@@ -42,6 +44,7 @@ fn status(rpc: &str, e: ClientError) -> Status {
         ClientError::Unsupported { .. } => Status::unimplemented(format!("{rpc}: {e}")),
         ClientError::Suite { .. } => Status::invalid_argument(format!("{rpc}: {e}")),
         ClientError::Failed(_) => Status::aborted(format!("{rpc}: {e}")),
+        ClientError::Gone { .. } => Status::unavailable(format!("{rpc}: {e}")),
     }
 }
 
@@ -99,20 +102,23 @@ fn proposal_response(p: Vec<u8>) -> Answer<pb::ProposalResponse> {
 }
 
 impl Service {
-    pub fn new(client: Box<dyn MemberClient>) -> Service {
+    /// Serves `client`, misbehaving as `faults` says (none for a faithful server).
+    pub fn new(client: Box<dyn MemberClient>, faults: Faults) -> Service {
         Service {
             client,
             members: Mutex::new(Members::default()),
+            faults,
         }
     }
 
     /// A new member for `identity`, its id, and what `f` made of it.
-    fn fresh<T>(
+    async fn fresh<T>(
         &self,
-        rpc: &str,
+        rpc: &'static str,
         identity: &[u8],
         f: impl FnOnce(&mut dyn Member) -> Result<T, ClientError>,
     ) -> Result<(u32, T), Status> {
+        self.faults.before(rpc).await?;
         let mut member = self.client.member(identity).map_err(|e| status(rpc, e))?;
         let out = f(member.as_mut()).map_err(|e| status(rpc, e))?;
         let mut members = self.lock()?;
@@ -123,12 +129,13 @@ impl Service {
     }
 
     /// `f` on the member with this id.
-    fn with<T>(
+    async fn with<T>(
         &self,
-        rpc: &str,
+        rpc: &'static str,
         id: u32,
         f: impl FnOnce(&mut dyn Member) -> Result<T, ClientError>,
     ) -> Result<T, Status> {
+        self.faults.before(rpc).await?;
         let mut members = self.lock()?;
         let member = members
             .by_id
@@ -147,6 +154,7 @@ impl Service {
 #[tonic::async_trait]
 impl MlsClient for Service {
     async fn name(&self, _: Request<pb::NameRequest>) -> Answer<pb::NameResponse> {
+        self.faults.before("Name").await?;
         Ok(Response::new(pb::NameResponse {
             name: format!(
                 "{} {} (e2ee serve)",
@@ -160,6 +168,7 @@ impl MlsClient for Service {
         &self,
         _: Request<pb::SupportedCiphersuitesRequest>,
     ) -> Answer<pb::SupportedCiphersuitesResponse> {
+        self.faults.before("SupportedCiphersuites").await?;
         Ok(Response::new(pb::SupportedCiphersuitesResponse {
             ciphersuites: self
                 .client
@@ -176,9 +185,11 @@ impl MlsClient for Service {
     ) -> Answer<pb::CreateGroupResponse> {
         let r = r.into_inner();
         let cs = suite(r.cipher_suite)?;
-        let (state_id, ()) = self.fresh("CreateGroup", &r.identity, |m| {
-            m.create_group(&r.group_id, cs, r.encrypt_handshake)
-        })?;
+        let (state_id, ()) = self
+            .fresh("CreateGroup", &r.identity, |m| {
+                m.create_group(&r.group_id, cs, r.encrypt_handshake)
+            })
+            .await?;
         Ok(Response::new(pb::CreateGroupResponse { state_id }))
     }
 
@@ -188,9 +199,11 @@ impl MlsClient for Service {
     ) -> Answer<pb::CreateKeyPackageResponse> {
         let r = r.into_inner();
         let cs = suite(r.cipher_suite)?;
-        let (transaction_id, key_package) = self.fresh("CreateKeyPackage", &r.identity, |m| {
-            m.create_key_package(cs)
-        })?;
+        let (transaction_id, key_package) = self
+            .fresh("CreateKeyPackage", &r.identity, |m| {
+                m.create_key_package(cs)
+            })
+            .await?;
         Ok(Response::new(pb::CreateKeyPackageResponse {
             transaction_id,
             key_package,
@@ -200,13 +213,17 @@ impl MlsClient for Service {
 
     async fn join_group(&self, r: Request<pb::JoinGroupRequest>) -> Answer<pb::JoinGroupResponse> {
         let r = r.into_inner();
-        let epoch_authenticator = self.with("JoinGroup", r.transaction_id, |m| {
-            m.join(&r.welcome, tree(&r.ratchet_tree), r.encrypt_handshake)?;
-            m.epoch_authenticator()
-        })?;
+        let epoch_authenticator = self
+            .with("JoinGroup", r.transaction_id, |m| {
+                m.join(&r.welcome, tree(&r.ratchet_tree), r.encrypt_handshake)?;
+                m.epoch_authenticator()
+            })
+            .await?;
         Ok(Response::new(pb::JoinGroupResponse {
             state_id: r.transaction_id,
-            epoch_authenticator,
+            epoch_authenticator: self
+                .faults
+                .authenticator(r.transaction_id, epoch_authenticator),
         }))
     }
 
@@ -215,13 +232,21 @@ impl MlsClient for Service {
         r: Request<pb::ExternalJoinRequest>,
     ) -> Answer<pb::ExternalJoinResponse> {
         let r = r.into_inner();
+        if r.remove_prior {
+            // The request names no prior state, and our members remove the prior leaf they
+            // hold themselves (openmls signs the Remove with that leaf's key).
+            return Err(Status::unimplemented(
+                "ExternalJoin: remove_prior: this server starts a new member for each \
+                 ExternalJoin, which holds no prior leaf to remove",
+            ));
+        }
         let psks: Vec<(Vec<u8>, Vec<u8>)> = r
             .psks
             .into_iter()
             .map(|p| (p.psk_id, p.psk_secret))
             .collect();
-        let (state_id, (commit, epoch_authenticator)) =
-            self.fresh("ExternalJoin", &r.identity, |m| {
+        let (state_id, (commit, epoch_authenticator)) = self
+            .fresh("ExternalJoin", &r.identity, |m| {
                 let commit = m.external_join(
                     &r.group_info,
                     tree(&r.ratchet_tree),
@@ -230,18 +255,20 @@ impl MlsClient for Service {
                     &psks,
                 )?;
                 Ok((commit, m.epoch_authenticator()?))
-            })?;
+            })
+            .await?;
         Ok(Response::new(pb::ExternalJoinResponse {
             state_id,
             commit,
-            epoch_authenticator,
+            epoch_authenticator: self.faults.authenticator(state_id, epoch_authenticator),
         }))
     }
 
     async fn group_info(&self, r: Request<pb::GroupInfoRequest>) -> Answer<pb::GroupInfoResponse> {
         let r = r.into_inner();
-        let (group_info, ratchet_tree) =
-            self.with("GroupInfo", r.state_id, |m| m.group_info(r.external_tree))?;
+        let (group_info, ratchet_tree) = self
+            .with("GroupInfo", r.state_id, |m| m.group_info(r.external_tree))
+            .await?;
         Ok(Response::new(pb::GroupInfoResponse {
             group_info,
             ratchet_tree: ratchet_tree.unwrap_or_default(),
@@ -250,31 +277,41 @@ impl MlsClient for Service {
 
     async fn state_auth(&self, r: Request<pb::StateAuthRequest>) -> Answer<pb::StateAuthResponse> {
         let r = r.into_inner();
-        let state_auth_secret = self.with("StateAuth", r.state_id, |m| m.epoch_authenticator())?;
-        Ok(Response::new(pb::StateAuthResponse { state_auth_secret }))
+        let state_auth_secret = self
+            .with("StateAuth", r.state_id, |m| m.epoch_authenticator())
+            .await?;
+        Ok(Response::new(pb::StateAuthResponse {
+            state_auth_secret: self.faults.authenticator(r.state_id, state_auth_secret),
+        }))
     }
 
     async fn export(&self, r: Request<pb::ExportRequest>) -> Answer<pb::ExportResponse> {
         let r = r.into_inner();
         let len =
             usize::try_from(r.key_length).map_err(|_| Status::invalid_argument("key_length"))?;
-        let exported_secret = self.with("Export", r.state_id, |m| {
-            m.export_secret(r.label.as_bytes(), &r.context, len)
-        })?;
+        let exported_secret = self
+            .with("Export", r.state_id, |m| {
+                m.export_secret(r.label.as_bytes(), &r.context, len)
+            })
+            .await?;
         Ok(Response::new(pb::ExportResponse { exported_secret }))
     }
 
     async fn protect(&self, r: Request<pb::ProtectRequest>) -> Answer<pb::ProtectResponse> {
         let r = r.into_inner();
-        let ciphertext = self.with("Protect", r.state_id, |m| {
-            m.protect(&r.authenticated_data, &r.plaintext)
-        })?;
+        let ciphertext = self
+            .with("Protect", r.state_id, |m| {
+                m.protect(&r.authenticated_data, &r.plaintext)
+            })
+            .await?;
         Ok(Response::new(pb::ProtectResponse { ciphertext }))
     }
 
     async fn unprotect(&self, r: Request<pb::UnprotectRequest>) -> Answer<pb::UnprotectResponse> {
         let r = r.into_inner();
-        let p = self.with("Unprotect", r.state_id, |m| m.unprotect(&r.ciphertext))?;
+        let p = self
+            .with("Unprotect", r.state_id, |m| m.unprotect(&r.ciphertext))
+            .await?;
         Ok(Response::new(pb::UnprotectResponse {
             authenticated_data: p.authenticated_data,
             plaintext: p.plaintext,
@@ -285,7 +322,8 @@ impl MlsClient for Service {
         let r = r.into_inner();
         self.with("StorePSK", r.state_or_transaction_id, |m| {
             m.store_psk(&r.psk_id, &r.psk_secret)
-        })?;
+        })
+        .await?;
         Ok(Response::new(pb::StorePskResponse {}))
     }
 
@@ -297,7 +335,10 @@ impl MlsClient for Service {
         let spec = ProposalSpec::Add {
             key_package: r.key_package,
         };
-        proposal_response(self.with("AddProposal", r.state_id, |m| m.propose(&spec))?)
+        proposal_response(
+            self.with("AddProposal", r.state_id, |m| m.propose(&spec))
+                .await?,
+        )
     }
 
     async fn update_proposal(
@@ -305,7 +346,10 @@ impl MlsClient for Service {
         r: Request<pb::UpdateProposalRequest>,
     ) -> Answer<pb::ProposalResponse> {
         let r = r.into_inner();
-        proposal_response(self.with("UpdateProposal", r.state_id, |m| m.propose_update())?)
+        proposal_response(
+            self.with("UpdateProposal", r.state_id, |m| m.propose_update())
+                .await?,
+        )
     }
 
     async fn remove_proposal(
@@ -316,7 +360,10 @@ impl MlsClient for Service {
         let spec = ProposalSpec::Remove {
             identity: r.removed_id,
         };
-        proposal_response(self.with("RemoveProposal", r.state_id, |m| m.propose(&spec))?)
+        proposal_response(
+            self.with("RemoveProposal", r.state_id, |m| m.propose(&spec))
+                .await?,
+        )
     }
 
     async fn external_psk_proposal(
@@ -325,7 +372,10 @@ impl MlsClient for Service {
     ) -> Answer<pb::ProposalResponse> {
         let r = r.into_inner();
         let spec = ProposalSpec::ExternalPsk { psk_id: r.psk_id };
-        proposal_response(self.with("ExternalPSKProposal", r.state_id, |m| m.propose(&spec))?)
+        proposal_response(
+            self.with("ExternalPSKProposal", r.state_id, |m| m.propose(&spec))
+                .await?,
+        )
     }
 
     async fn resumption_psk_proposal(
@@ -334,7 +384,10 @@ impl MlsClient for Service {
     ) -> Answer<pb::ProposalResponse> {
         let r = r.into_inner();
         let spec = ProposalSpec::ResumptionPsk { epoch: r.epoch_id };
-        proposal_response(self.with("ResumptionPSKProposal", r.state_id, |m| m.propose(&spec))?)
+        proposal_response(
+            self.with("ResumptionPSKProposal", r.state_id, |m| m.propose(&spec))
+                .await?,
+        )
     }
 
     async fn group_context_extensions_proposal(
@@ -348,7 +401,8 @@ impl MlsClient for Service {
         proposal_response(
             self.with("GroupContextExtensionsProposal", r.state_id, |m| {
                 m.propose(&spec)
-            })?,
+            })
+            .await?,
         )
     }
 
@@ -359,9 +413,11 @@ impl MlsClient for Service {
             .into_iter()
             .map(proposal)
             .collect::<Result<_, _>>()?;
-        let out = self.with("Commit", r.state_id, |m| {
-            m.commit(&r.by_reference, &by_value, r.force_path, r.external_tree)
-        })?;
+        let out = self
+            .with("Commit", r.state_id, |m| {
+                m.commit(&r.by_reference, &by_value, r.force_path, r.external_tree)
+            })
+            .await?;
         Ok(Response::new(pb::CommitResponse {
             commit: out.commit,
             welcome: out.welcome.unwrap_or_default(),
@@ -374,13 +430,15 @@ impl MlsClient for Service {
         r: Request<pb::HandleCommitRequest>,
     ) -> Answer<pb::HandleCommitResponse> {
         let r = r.into_inner();
-        let epoch_authenticator = self.with("HandleCommit", r.state_id, |m| {
-            m.handle_commit(&r.proposal, &r.commit)?;
-            m.epoch_authenticator()
-        })?;
+        let epoch_authenticator = self
+            .with("HandleCommit", r.state_id, |m| {
+                m.handle_commit(&r.proposal, &r.commit)?;
+                m.epoch_authenticator()
+            })
+            .await?;
         Ok(Response::new(pb::HandleCommitResponse {
             state_id: r.state_id,
-            epoch_authenticator,
+            epoch_authenticator: self.faults.authenticator(r.state_id, epoch_authenticator),
         }))
     }
 
@@ -389,13 +447,15 @@ impl MlsClient for Service {
         r: Request<pb::HandlePendingCommitRequest>,
     ) -> Answer<pb::HandleCommitResponse> {
         let r = r.into_inner();
-        let epoch_authenticator = self.with("HandlePendingCommit", r.state_id, |m| {
-            m.merge_pending_commit()?;
-            m.epoch_authenticator()
-        })?;
+        let epoch_authenticator = self
+            .with("HandlePendingCommit", r.state_id, |m| {
+                m.merge_pending_commit()?;
+                m.epoch_authenticator()
+            })
+            .await?;
         Ok(Response::new(pb::HandleCommitResponse {
             state_id: r.state_id,
-            epoch_authenticator,
+            epoch_authenticator: self.faults.authenticator(r.state_id, epoch_authenticator),
         }))
     }
 
@@ -409,7 +469,10 @@ impl MlsClient for Service {
             cipher_suite: suite(r.cipher_suite)?,
             extensions: extensions(r.extensions)?,
         };
-        proposal_response(self.with("ReInitProposal", r.state_id, |m| m.propose(&spec))?)
+        proposal_response(
+            self.with("ReInitProposal", r.state_id, |m| m.propose(&spec))
+                .await?,
+        )
     }
 
     async fn re_init_commit(&self, r: Request<pb::CommitRequest>) -> Answer<pb::CommitResponse> {
@@ -417,7 +480,9 @@ impl MlsClient for Service {
         let [proposal] = <[Vec<u8>; 1]>::try_from(r.by_reference).map_err(|_| {
             Status::invalid_argument("ReInitCommit: exactly one ReInit proposal by reference")
         })?;
-        let commit = self.with("ReInitCommit", r.state_id, |m| m.reinit_commit(&proposal))?;
+        let commit = self
+            .with("ReInitCommit", r.state_id, |m| m.reinit_commit(&proposal))
+            .await?;
         Ok(Response::new(pb::CommitResponse {
             commit,
             ..Default::default()
@@ -429,14 +494,15 @@ impl MlsClient for Service {
         r: Request<pb::HandlePendingCommitRequest>,
     ) -> Answer<pb::HandleReInitCommitResponse> {
         let r = r.into_inner();
-        let (epoch_authenticator, key_package) =
-            self.with("HandlePendingReInitCommit", r.state_id, |m| {
+        let (epoch_authenticator, key_package) = self
+            .with("HandlePendingReInitCommit", r.state_id, |m| {
                 m.merge_pending_reinit_commit()
-            })?;
+            })
+            .await?;
         Ok(Response::new(pb::HandleReInitCommitResponse {
             reinit_id: r.state_id,
             key_package,
-            epoch_authenticator,
+            epoch_authenticator: self.faults.authenticator(r.state_id, epoch_authenticator),
         }))
     }
 
@@ -448,14 +514,15 @@ impl MlsClient for Service {
         let [proposal] = <[Vec<u8>; 1]>::try_from(r.proposal).map_err(|_| {
             Status::invalid_argument("HandleReInitCommit: exactly one ReInit proposal")
         })?;
-        let (epoch_authenticator, key_package) =
-            self.with("HandleReInitCommit", r.state_id, |m| {
+        let (epoch_authenticator, key_package) = self
+            .with("HandleReInitCommit", r.state_id, |m| {
                 m.handle_reinit_commit(&proposal, &r.commit)
-            })?;
+            })
+            .await?;
         Ok(Response::new(pb::HandleReInitCommitResponse {
             reinit_id: r.state_id,
             key_package,
-            epoch_authenticator,
+            epoch_authenticator: self.faults.authenticator(r.state_id, epoch_authenticator),
         }))
     }
 
@@ -464,15 +531,17 @@ impl MlsClient for Service {
         r: Request<pb::ReInitWelcomeRequest>,
     ) -> Answer<pb::CreateSubgroupResponse> {
         let r = r.into_inner();
-        let (out, epoch_authenticator) = self.with("ReInitWelcome", r.reinit_id, |m| {
-            let out = m.reinit_welcome(&r.key_package, r.force_path, r.external_tree)?;
-            Ok((out, m.epoch_authenticator()?))
-        })?;
+        let (out, epoch_authenticator) = self
+            .with("ReInitWelcome", r.reinit_id, |m| {
+                let out = m.reinit_welcome(&r.key_package, r.force_path, r.external_tree)?;
+                Ok((out, m.epoch_authenticator()?))
+            })
+            .await?;
         Ok(Response::new(pb::CreateSubgroupResponse {
             state_id: r.reinit_id,
             welcome: out.welcome.unwrap_or_default(),
             ratchet_tree: out.ratchet_tree.unwrap_or_default(),
-            epoch_authenticator,
+            epoch_authenticator: self.faults.authenticator(r.reinit_id, epoch_authenticator),
         }))
     }
 
@@ -481,13 +550,15 @@ impl MlsClient for Service {
         r: Request<pb::HandleReInitWelcomeRequest>,
     ) -> Answer<pb::JoinGroupResponse> {
         let r = r.into_inner();
-        let epoch_authenticator = self.with("HandleReInitWelcome", r.reinit_id, |m| {
-            m.handle_reinit_welcome(&r.welcome, tree(&r.ratchet_tree))?;
-            m.epoch_authenticator()
-        })?;
+        let epoch_authenticator = self
+            .with("HandleReInitWelcome", r.reinit_id, |m| {
+                m.handle_reinit_welcome(&r.welcome, tree(&r.ratchet_tree))?;
+                m.epoch_authenticator()
+            })
+            .await?;
         Ok(Response::new(pb::JoinGroupResponse {
             state_id: r.reinit_id,
-            epoch_authenticator,
+            epoch_authenticator: self.faults.authenticator(r.reinit_id, epoch_authenticator),
         }))
     }
 
@@ -497,21 +568,23 @@ impl MlsClient for Service {
     ) -> Answer<pb::CreateSubgroupResponse> {
         let r = r.into_inner();
         let exts = extensions(r.extensions)?;
-        let (out, epoch_authenticator) = self.with("CreateBranch", r.state_id, |m| {
-            let out = m.create_branch(
-                &r.group_id,
-                &exts,
-                &r.key_packages,
-                r.force_path,
-                r.external_tree,
-            )?;
-            Ok((out, m.epoch_authenticator()?))
-        })?;
+        let (out, epoch_authenticator) = self
+            .with("CreateBranch", r.state_id, |m| {
+                let out = m.create_branch(
+                    &r.group_id,
+                    &exts,
+                    &r.key_packages,
+                    r.force_path,
+                    r.external_tree,
+                )?;
+                Ok((out, m.epoch_authenticator()?))
+            })
+            .await?;
         Ok(Response::new(pb::CreateSubgroupResponse {
             state_id: r.state_id,
             welcome: out.welcome.unwrap_or_default(),
             ratchet_tree: out.ratchet_tree.unwrap_or_default(),
-            epoch_authenticator,
+            epoch_authenticator: self.faults.authenticator(r.state_id, epoch_authenticator),
         }))
     }
 
@@ -528,13 +601,15 @@ impl MlsClient for Service {
                  branches in one state; a key package made apart (CreateKeyPackage) cannot join",
             ));
         }
-        let epoch_authenticator = self.with("HandleBranch", r.state_id, |m| {
-            m.handle_branch(&r.welcome, tree(&r.ratchet_tree))?;
-            m.epoch_authenticator()
-        })?;
+        let epoch_authenticator = self
+            .with("HandleBranch", r.state_id, |m| {
+                m.handle_branch(&r.welcome, tree(&r.ratchet_tree))?;
+                m.epoch_authenticator()
+            })
+            .await?;
         Ok(Response::new(pb::HandleBranchResponse {
             state_id: r.state_id,
-            epoch_authenticator,
+            epoch_authenticator: self.faults.authenticator(r.state_id, epoch_authenticator),
         }))
     }
 
@@ -543,9 +618,11 @@ impl MlsClient for Service {
         r: Request<pb::NewMemberAddProposalRequest>,
     ) -> Answer<pb::NewMemberAddProposalResponse> {
         let r = r.into_inner();
-        let (transaction_id, proposal) = self.fresh("NewMemberAddProposal", &r.identity, |m| {
-            m.new_member_add_proposal(&r.group_info)
-        })?;
+        let (transaction_id, proposal) = self
+            .fresh("NewMemberAddProposal", &r.identity, |m| {
+                m.new_member_add_proposal(&r.group_info)
+            })
+            .await?;
         Ok(Response::new(pb::NewMemberAddProposalResponse {
             transaction_id,
             proposal,
@@ -559,10 +636,11 @@ impl MlsClient for Service {
     ) -> Answer<pb::CreateExternalSignerResponse> {
         let r = r.into_inner();
         let cs = suite(r.cipher_suite)?;
-        let (signer_id, external_sender) =
-            self.fresh("CreateExternalSigner", &r.identity, |m| {
+        let (signer_id, external_sender) = self
+            .fresh("CreateExternalSigner", &r.identity, |m| {
                 m.create_external_signer(cs)
-            })?;
+            })
+            .await?;
         Ok(Response::new(pb::CreateExternalSignerResponse {
             signer_id,
             external_sender,
@@ -574,9 +652,12 @@ impl MlsClient for Service {
         r: Request<pb::AddExternalSignerRequest>,
     ) -> Answer<pb::ProposalResponse> {
         let r = r.into_inner();
-        proposal_response(self.with("AddExternalSigner", r.state_id, |m| {
-            m.add_external_signer(&r.external_sender)
-        })?)
+        proposal_response(
+            self.with("AddExternalSigner", r.state_id, |m| {
+                m.add_external_signer(&r.external_sender)
+            })
+            .await?,
+        )
     }
 
     async fn external_signer_proposal(
@@ -588,12 +669,16 @@ impl MlsClient for Service {
             .description
             .ok_or_else(|| Status::invalid_argument("ExternalSignerProposal: no description"))?;
         let spec = proposal(description)?;
-        proposal_response(self.with("ExternalSignerProposal", r.signer_id, |m| {
-            m.external_signer_proposal(&r.group_info, &r.ratchet_tree, &spec)
-        })?)
+        proposal_response(
+            self.with("ExternalSignerProposal", r.signer_id, |m| {
+                m.external_signer_proposal(&r.group_info, &r.ratchet_tree, &spec)
+            })
+            .await?,
+        )
     }
 
     async fn free(&self, r: Request<pb::FreeRequest>) -> Answer<pb::FreeResponse> {
+        self.faults.before("Free").await?;
         let r = r.into_inner();
         self.lock()?
             .by_id

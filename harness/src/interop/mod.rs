@@ -74,6 +74,8 @@ pub struct RunRecord {
     pub removed_evicted: usize,
     pub agreements: usize,
     pub round_trips: usize,
+    /// Clients whose media keys could not be exported, and why.
+    pub unexported: Vec<String>,
 }
 
 /// Reads `--config FILE|DIR`: every scenario config in it. Files that are not configs in a
@@ -193,7 +195,18 @@ pub fn execute(
 fn run_one(configs: &[Config], clients: &[&dyn MemberClient], job: &Job) -> RunRecord {
     let config = &configs[job.config];
     let s = &config.scripts[job.script];
-    let outcome = runner::run(s, clients, &job.run);
+    // A server that died is named once, by the run it died in; what it has not started is
+    // skipped with that reason.
+    let gone = job.run.assignment.iter().find_map(|&c| {
+        clients[c].gone().map(|reason| Stop::Skipped {
+            client: clients[c].name(),
+            reason,
+        })
+    });
+    let outcome = match gone {
+        Some(stop) => runner::RunOutcome::not_run(stop),
+        None => runner::run(s, clients, &job.run),
+    };
     RunRecord {
         file: config
             .file
@@ -222,6 +235,7 @@ fn run_one(configs: &[Config], clients: &[&dyn MemberClient], job: &Job) -> RunR
         removed_evicted: outcome.removed_evicted,
         agreements: outcome.agreements,
         round_trips: outcome.round_trips,
+        unexported: outcome.unexported.into_iter().collect(),
     }
 }
 
@@ -288,9 +302,9 @@ impl RunRecord {
         let stopped = match &self.stop {
             Some(Stop::Fail(f)) => format!(" (the run stopped at {f})"),
             Some(Stop::Unimplemented { step, .. }) => {
-                format!(" (the run stopped at step {step})")
+                format!(" (the run stopped at {})", at(*step))
             }
-            None => String::new(),
+            Some(Stop::Skipped { .. }) | None => String::new(),
         };
         let scope = self.scope();
         let new = |question, name: String, verdict, reason, evidence: Option<Evidence>| {
@@ -315,7 +329,9 @@ impl RunRecord {
         ]))];
         // The delivery service is asked two things: does any message hold a canary (only runs
         // that protected an application message have one), and does any hold a member's key.
-        let (verdict, reason) = self.delivery_verdict(&stopped);
+        let (verdict, reason) = self
+            .skipped()
+            .unwrap_or_else(|| self.delivery_verdict(&stopped));
         checks.push(
             new(
                 Question::ServerBlind,
@@ -331,7 +347,9 @@ impl RunRecord {
                 ("keys", self.secrets),
             ])),
         );
-        let (verdict, reason) = self.removed_verdict(&stopped);
+        let (verdict, reason) = self
+            .skipped()
+            .unwrap_or_else(|| self.removed_verdict(&stopped));
         checks.push(
             new(
                 Question::RemovedBlind,
@@ -348,9 +366,22 @@ impl RunRecord {
         checks
     }
 
+    /// Skipped, and why, when a client had stopped answering (every check of the run).
+    fn skipped(&self) -> Option<(Verdict, String)> {
+        match &self.stop {
+            Some(Stop::Skipped { client, reason }) => {
+                Some((Verdict::Skipped, not_run(client, reason)))
+            }
+            _ => None,
+        }
+    }
+
     /// The run's own verdict: every step as the script says, members agreeing at every check.
     fn agreement(&self) -> (Verdict, String, Option<Evidence>) {
         match &self.stop {
+            Some(Stop::Skipped { client, reason }) => {
+                (Verdict::Skipped, not_run(client, reason), None)
+            }
             // Nothing compared: the question of agreement was never asked.
             None if self.steps == 0 || (self.agreements == 0 && self.round_trips == 0) => (
                 Verdict::NotApplicable,
@@ -380,7 +411,7 @@ impl RunRecord {
                 feature,
             }) => (
                 Verdict::Unimplemented,
-                format!("unimplemented: {feature} ({client}), needed at step {step}"),
+                format!("unimplemented: {feature} ({client}), needed at {}", at(*step)),
                 None,
             ),
         }
@@ -401,8 +432,13 @@ impl RunRecord {
                 Verdict::NotApplicable,
                 format!(
                     "{} messages carried, but no canary was sent and no member key was known to \
-                     search for{stopped}",
-                    self.messages
+                     search for{}{stopped}",
+                    self.messages,
+                    if self.unexported.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", self.unexported.join("; "))
+                    }
                 ),
             )
         } else {
@@ -416,6 +452,15 @@ impl RunRecord {
                      for)"
                 ),
                 (c, k) => format!("none holds any of {c} canaries or {k} member keys"),
+            };
+            // A client that cannot export: the key search is not applicable to its members.
+            let asked = if self.unexported.is_empty() {
+                asked
+            } else {
+                format!(
+                    "{asked}; key search not applicable to members of {}",
+                    self.unexported.join("; ")
+                )
             };
             (
                 Verdict::Pass,
@@ -466,6 +511,16 @@ impl RunRecord {
     }
 }
 
+/// "step 3", or "the end of the run" (final round, Free).
+fn at(step: Option<usize>) -> String {
+    step.map_or_else(|| "the end of the run".to_string(), |s| format!("step {s}"))
+}
+
+/// Why a run was skipped: one of its clients had stopped answering.
+fn not_run(client: &str, reason: &str) -> String {
+    format!("not run: {client} stopped answering earlier ({reason})")
+}
+
 /// Every run's checks, and a skipped check per malformed config or script.
 pub fn into_checks(records: &[RunRecord], errors: &[ScriptError]) -> Vec<Check> {
     let mut checks: Vec<Check> = records.iter().flat_map(RunRecord::checks).collect();
@@ -495,17 +550,24 @@ pub fn render(records: &[RunRecord], errors: &[ScriptError]) -> String {
         pass: usize,
         fail: usize,
         unimplemented: BTreeMap<String, usize>,
+        skipped: usize,
         ds_fail: usize,
         removed_fail: usize,
         removed_checked: usize,
     }
     let mut rows: BTreeMap<String, Row> = BTreeMap::new();
+    // Each client that stopped answering, named once: its first reason and the runs skipped.
+    let mut gone: BTreeMap<&str, (&str, usize)> = BTreeMap::new();
     for r in records {
         let row = rows.entry(r.subject()).or_default();
         row.runs += 1;
         match &r.stop {
             None => row.pass += 1,
             Some(Stop::Fail(_)) => row.fail += 1,
+            Some(Stop::Skipped { client, reason }) => {
+                row.skipped += 1;
+                gone.entry(client).or_insert((reason, 0)).1 += 1;
+            }
             Some(Stop::Unimplemented {
                 client, feature, ..
             }) => {
@@ -521,18 +583,19 @@ pub fn render(records: &[RunRecord], errors: &[ScriptError]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<52} {:>5} {:>5} {:>5} {:>6}  {:>9}  {:>13}",
-        "scenario", "runs", "pass", "fail", "unimpl", "DS leaks", "removed leaks"
+        "{:<52} {:>5} {:>5} {:>5} {:>6} {:>7}  {:>9}  {:>13}",
+        "scenario", "runs", "pass", "fail", "unimpl", "skipped", "DS leaks", "removed leaks"
     );
     for (name, row) in &rows {
         let unimpl: usize = row.unimplemented.values().sum();
         let _ = writeln!(
             s,
-            "{name:<52} {:>5} {:>5} {:>5} {:>6}  {:>9}  {:>13}",
+            "{name:<52} {:>5} {:>5} {:>5} {:>6} {:>7}  {:>9}  {:>13}",
             row.runs,
             row.pass,
             row.fail,
             unimpl,
+            row.skipped,
             row.ds_fail,
             if row.removed_checked == 0 {
                 "n/a".to_string()
@@ -563,6 +626,12 @@ pub fn render(records: &[RunRecord], errors: &[ScriptError]) -> String {
                 let _ = writeln!(s, "    {l}");
             }
         }
+    }
+    for (client, (reason, runs)) in &gone {
+        let _ = writeln!(
+            s,
+            "\n{client} stopped answering ({reason}); its {runs} remaining runs were skipped"
+        );
     }
     for e in errors {
         let _ = writeln!(s, "input error: {e}");

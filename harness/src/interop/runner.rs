@@ -55,9 +55,15 @@ pub enum Stop {
     Fail(StepFailure),
     /// A client lacks a feature the script needs.
     Unimplemented {
-        step: usize,
+        /// The step index, or None for the final round and the end of the run.
+        step: Option<usize>,
         client: &'static str,
         feature: String,
+    },
+    /// A client's process had stopped answering before the run needed it: nothing was asked.
+    Skipped {
+        client: &'static str,
+        reason: String,
     },
 }
 
@@ -84,7 +90,7 @@ impl std::fmt::Display for StepFailure {
 }
 
 /// What a run found.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct RunOutcome {
     /// None when every step and the final round held.
     pub stop: Option<Stop>,
@@ -101,6 +107,18 @@ pub struct RunOutcome {
     pub agreements: usize,
     /// Application messages that round-tripped (script and final round).
     pub round_trips: usize,
+    /// Clients that could not export a media key, and why (their keys were not searched for).
+    pub unexported: BTreeSet<String>,
+}
+
+impl RunOutcome {
+    /// A run that was not started: nothing carried, nothing compared.
+    pub fn not_run(stop: Stop) -> RunOutcome {
+        RunOutcome {
+            stop: Some(stop),
+            ..RunOutcome::default()
+        }
+    }
 }
 
 /// Per-step message cache: what step N stored, by key (main.go's messageCache).
@@ -138,10 +156,11 @@ fn stop_for(
 ) -> Stop {
     match e {
         ClientError::Unsupported { client, reason } => Stop::Unimplemented {
-            step: step.unwrap_or(usize::MAX),
+            step,
             client,
             feature: reason,
         },
+        ClientError::Gone { client, reason } => Stop::Skipped { client, reason },
         other => Stop::Fail(StepFailure {
             step,
             action: action.to_string(),
@@ -167,15 +186,7 @@ pub fn run(script: &Script, clients: &[&dyn MemberClient], config: &RunConfig) -
         head: None,
         removed: BTreeMap::new(),
         rng: StdRng::seed_from_u64(config.seed),
-        out: RunOutcome {
-            stop: None,
-            delivery: DeliveryService::default(),
-            removed_leaks: Vec::new(),
-            removed_attempts: 0,
-            removed_evicted: 0,
-            agreements: 0,
-            round_trips: 0,
-        },
+        out: RunOutcome::default(),
         escrowed: BTreeSet::new(),
     };
     let mut stop = None;
@@ -204,13 +215,7 @@ impl<'a> Run<'a> {
         for (actor, m) in &mut self.members {
             if let Err(e) = m.free() {
                 if first.is_ok() {
-                    first = Err(Stop::Fail(StepFailure {
-                        step: None,
-                        action: "free".into(),
-                        actor: actor.clone(),
-                        client: m.client(),
-                        error: e.to_string(),
-                    }));
+                    first = Err(stop_for(None, "free", actor, m.client(), e));
                 }
             }
         }
@@ -923,6 +928,9 @@ impl<'a> Run<'a> {
             }
             // The media key of an epoch is RFC 9605 §5.2's SFrame base key.
             let key = keying::base_key(keying::MEDIA_SUITE, |l, c, n| m.export_secret(l, c, n));
+            if let Err(ClientError::Unsupported { client, reason }) = &key {
+                self.out.unexported.insert(format!("{client}: {reason}"));
+            }
             if let Ok(key) = key {
                 let epoch = m.epoch().unwrap_or(0);
                 self.out.delivery.add_secret(

@@ -66,13 +66,7 @@ pub struct SourcedCheck {
     pub check: Check,
 }
 
-/// A client under test and its version.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Component {
-    pub name: String,
-    pub version: String,
-    pub role: String,
-}
+pub use crate::results::Component;
 
 /// The merged report (`results.json`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -234,7 +228,9 @@ impl Report {
         let mut checks = Vec::new();
         let mut expectations = Vec::new();
         let mut vector_sources = BTreeSet::new();
+        let mut remote = BTreeSet::new();
         for (i, (file, run)) in runs.into_iter().enumerate() {
+            remote.extend(run.clients.iter().cloned());
             if let Some(dir) = vectors_dir(&run.command) {
                 vector_sources.insert(dir);
             }
@@ -281,7 +277,7 @@ impl Report {
             generated: crate::results::rfc3339_utc(std::time::SystemTime::now()),
             tool: ToolInfo::this(),
             machine: Machine::this(),
-            components: components(),
+            components: components().into_iter().chain(remote).collect(),
             vector_sources,
             sources,
             rejected,

@@ -31,7 +31,11 @@ pub enum VectorsError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("unknown client `{0}` (known: {known})", known = client_names().join(", "))]
+    #[error(
+        "unknown client `{0}` (known: {known}){hint}",
+        known = client_names().join(", "),
+        hint = crate::clients::remote_hint(.0)
+    )]
     UnknownClient(String),
 }
 
@@ -362,7 +366,7 @@ impl FileCtx<'_> {
     ) -> Check {
         let verdict = match &e {
             ClientError::Unsupported { .. } => Verdict::NotApplicable,
-            ClientError::Suite { .. } => Verdict::Skipped,
+            ClientError::Suite { .. } | ClientError::Gone { .. } => Verdict::Skipped,
             ClientError::Failed(_) => Verdict::Fail,
         };
         self.check(client, label, suite, verdict, e.to_string())
