@@ -116,6 +116,10 @@ pub trait Member: Send {
     fn own_leaf(&self) -> Option<u32>;
     /// The cipher suite of the current group.
     fn cipher_suite(&self) -> Option<u16>;
+    /// The current group's id (a server finds a member's state by it); None when unknown.
+    fn group_id(&self) -> Option<Vec<u8>> {
+        None
+    }
     /// Identities in the current group, by leaf order.
     fn roster(&self) -> Result<Vec<Vec<u8>>, ClientError>;
 

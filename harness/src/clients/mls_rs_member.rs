@@ -544,6 +544,10 @@ impl Member for MlsRsMember {
         self.group.as_ref().map(|g| u16::from(g.cipher_suite()))
     }
 
+    fn group_id(&self) -> Option<Vec<u8>> {
+        self.group.as_ref().map(|g| g.group_id().to_vec())
+    }
+
     fn roster(&self) -> Result<Vec<Vec<u8>>, ClientError> {
         Ok(self
             .group()?

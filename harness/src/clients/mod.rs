@@ -23,6 +23,9 @@
 //! 3. If it fails somewhere for a known cause, an entry in `expectations/known-findings.toml`
 //!    with the evidence; nothing else changes: the levels, checks and report are written
 //!    against these traits.
+//!
+//! A client that ships as a server of the IETF interop interface needs none of this: name it
+//! `grpc:HOST:PORT` in `e2ee interop --clients` ([`grpc`]).
 
 pub mod grpc;
 pub mod member;

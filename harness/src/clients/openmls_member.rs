@@ -626,6 +626,12 @@ impl Member for OpenMlsMember {
         self.group.as_ref().map(|g| u16::from(g.ciphersuite()))
     }
 
+    fn group_id(&self) -> Option<Vec<u8>> {
+        self.group
+            .as_ref()
+            .map(|g| g.group_id().as_slice().to_vec())
+    }
+
     fn roster(&self) -> Result<Vec<Vec<u8>>, ClientError> {
         self.group()?
             .members()

@@ -15,8 +15,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:50051")]
     listen: SocketAddr,
     /// Seed a bug, to test a harness against a misbehaving server (repeatable):
-    /// `wrong-authenticator`, `unimplemented:RPC`, `hang:RPC`, `crash-after:N` (exit on the Nth
-    /// call).
+    /// `wrong-authenticator`, `unimplemented:RPC`, `hang:RPC`, `panic:RPC` (the handler panics),
+    /// `crash-after:N` (exit on the Nth call).
     #[arg(long, value_name = "FAULT")]
     fault: Vec<crate::grpc::fault::Fault>,
 }
@@ -43,7 +43,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
         drop(out);
         tonic::transport::Server::builder()
             .add_service(MlsClientServer::new(service))
-            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
+            // Without TCP_NODELAY every small answer waits out the peer's delayed ACK (~40 ms).
+            .serve_with_incoming(
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+            )
             .await?;
         Ok(0)
     })

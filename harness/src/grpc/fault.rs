@@ -55,6 +55,8 @@ pub enum Fault {
     Unimplemented(&'static str),
     /// The RPC is never answered.
     Hang(&'static str),
+    /// The RPC's handler panics (as openmls's interop server does on its `todo!()` RPCs).
+    Panic(&'static str),
     /// The process exits on its Nth call, mid-run.
     CrashAfter(u64),
 }
@@ -75,6 +77,7 @@ impl FromStr for Fault {
             None if s == "wrong-authenticator" => Ok(Fault::WrongAuthenticator),
             Some(("unimplemented", name)) => rpc(name).map(Fault::Unimplemented),
             Some(("hang", name)) => rpc(name).map(Fault::Hang),
+            Some(("panic", name)) => rpc(name).map(Fault::Panic),
             Some(("crash-after", n)) => n
                 .parse()
                 .ok()
@@ -83,7 +86,7 @@ impl FromStr for Fault {
                 .ok_or_else(|| format!("crash-after:{n}: expected a number of calls > 0")),
             _ => Err(format!(
                 "unknown fault `{s}` (wrong-authenticator, unimplemented:RPC, hang:RPC, \
-                 crash-after:N)"
+                 panic:RPC, crash-after:N)"
             )),
         }
     }
@@ -115,6 +118,7 @@ impl Faults {
                     )))
                 }
                 Fault::Hang(r) if r == rpc => std::future::pending::<()>().await,
+                Fault::Panic(r) if r == rpc => panic!("{rpc}: not yet implemented (--fault panic)"),
                 Fault::CrashAfter(n) if call >= n => {
                     tracing::warn!("--fault crash-after:{n}: exiting at call {call} ({rpc})");
                     std::process::exit(3);

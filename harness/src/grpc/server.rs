@@ -144,11 +144,55 @@ impl Service {
         f(member.as_mut()).map_err(|e| status(rpc, e))
     }
 
+    /// The state of the member with `identity` in the group `group_info` describes.
+    fn prior_state(&self, identity: &[u8], group_info: &[u8]) -> Result<u32, Status> {
+        let group = group_id_of_group_info(group_info).ok_or_else(|| {
+            Status::invalid_argument("ExternalJoin: group_info is not an MLSMessage(GroupInfo)")
+        })?;
+        let members = self.lock()?;
+        members
+            .by_id
+            .iter()
+            .filter(|(_, m)| m.identity() == identity && m.group_id().as_ref() == Some(&group))
+            .map(|(id, _)| *id)
+            .max()
+            .ok_or_else(|| {
+                Status::failed_precondition(format!(
+                    "ExternalJoin: remove_prior, but this server holds no state of {:?} in \
+                     that group",
+                    String::from_utf8_lossy(identity)
+                ))
+            })
+    }
+
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Members>, Status> {
         self.members
             .lock()
             .map_err(|_| Status::internal("a call panicked earlier"))
     }
+}
+
+/// The group id inside an `MLSMessage` carrying a GroupInfo (RFC 9420 §6: version,
+/// wire_format 4, then the GroupInfo's GroupContext: version, cipher_suite, group_id<V>).
+fn group_id_of_group_info(message: &[u8]) -> Option<Vec<u8>> {
+    const WIRE_FORMAT_GROUP_INFO: [u8; 2] = [0, 4];
+    if message.get(2..4)? != WIRE_FORMAT_GROUP_INFO {
+        return None;
+    }
+    let rest = message.get(8..)?;
+    // RFC 9420 §2.1.2 variable-size length: the top two bits give 1, 2 or 4 bytes.
+    let first = *rest.first()?;
+    let width = match first >> 6 {
+        0 => 1,
+        1 => 2,
+        2 => 4,
+        _ => return None,
+    };
+    let mut len = usize::from(first & 0x3f);
+    for b in rest.get(1..width)? {
+        len = (len << 8) | usize::from(*b);
+    }
+    rest.get(width..width + len).map(<[u8]>::to_vec)
 }
 
 #[tonic::async_trait]
@@ -232,31 +276,30 @@ impl MlsClient for Service {
         r: Request<pb::ExternalJoinRequest>,
     ) -> Answer<pb::ExternalJoinResponse> {
         let r = r.into_inner();
-        if r.remove_prior {
-            // The request names no prior state, and our members remove the prior leaf they
-            // hold themselves (openmls signs the Remove with that leaf's key).
-            return Err(Status::unimplemented(
-                "ExternalJoin: remove_prior: this server starts a new member for each \
-                 ExternalJoin, which holds no prior leaf to remove",
-            ));
-        }
         let psks: Vec<(Vec<u8>, Vec<u8>)> = r
             .psks
             .into_iter()
             .map(|p| (p.psk_id, p.psk_secret))
             .collect();
-        let (state_id, (commit, epoch_authenticator)) = self
-            .fresh("ExternalJoin", &r.identity, |m| {
-                let commit = m.external_join(
-                    &r.group_info,
-                    tree(&r.ratchet_tree),
-                    r.encrypt_handshake,
-                    r.remove_prior,
-                    &psks,
-                )?;
-                Ok((commit, m.epoch_authenticator()?))
-            })
-            .await?;
+        let join = |m: &mut dyn Member| {
+            let commit = m.external_join(
+                &r.group_info,
+                tree(&r.ratchet_tree),
+                r.encrypt_handshake,
+                r.remove_prior,
+                &psks,
+            )?;
+            Ok((commit, m.epoch_authenticator()?))
+        };
+        // The request names no prior state: the member that removes its prior leaf is the one
+        // this server holds with the joiner's identity in the GroupInfo's group (our members
+        // remove the leaf they hold themselves; openmls signs that Remove with the leaf's key).
+        let (state_id, (commit, epoch_authenticator)) = if r.remove_prior {
+            let id = self.prior_state(&r.identity, &r.group_info)?;
+            (id, self.with("ExternalJoin", id, join).await?)
+        } else {
+            self.fresh("ExternalJoin", &r.identity, join).await?
+        };
         Ok(Response::new(pb::ExternalJoinResponse {
             state_id,
             commit,
@@ -685,5 +728,27 @@ impl MlsClient for Service {
             .remove(&r.state_id)
             .ok_or_else(|| Status::not_found(format!("Free: no state {}", r.state_id)))?;
         Ok(Response::new(pb::FreeResponse {}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_group_id_is_read_from_a_group_info_message() {
+        let client = crate::clients::member_clients().remove(0);
+        let mut alice = client.member(b"alice").unwrap();
+        alice.create_group(b"a group", 1, false).unwrap();
+        let (group_info, _) = alice.group_info(false).unwrap();
+        assert_eq!(
+            group_id_of_group_info(&group_info).as_deref(),
+            Some(&b"a group"[..])
+        );
+        assert_eq!(alice.group_id().as_deref(), Some(&b"a group"[..]));
+        // A key package is not a GroupInfo; truncated bytes are refused, not read past.
+        let kp = alice.create_key_package(1).unwrap();
+        assert_eq!(group_id_of_group_info(&kp), None);
+        assert_eq!(group_id_of_group_info(&group_info[..10]), None);
     }
 }
