@@ -319,47 +319,49 @@ fn a_server_that_crashes_is_named_once_and_its_remaining_runs_skipped() {
     );
 }
 
-/// The command line: an address nobody serves is a usage error naming it; a bad fault too.
+/// `e2ee ARGS` exits 2 with `expected` in its error.
+fn usage_error(args: &[&str], expected: &str) {
+    let out = Command::new(env!("CARGO_BIN_EXE_e2ee"))
+        .args(args)
+        .env("E2EE_VECTORS", dir_for_tests())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+    assert!(stderr.contains(expected), "{args:?}: {stderr}");
+}
+
+/// The command line: an address nobody serves is a usage error naming it; a bad fault too; a
+/// remote client where only compiled-in ones play says where it does play.
 #[test]
 fn unreachable_servers_and_bad_faults_are_usage_errors() {
-    let e2ee = env!("CARGO_BIN_EXE_e2ee");
-    let out = Command::new(e2ee)
-        .args([
+    usage_error(
+        &[
             "interop",
             "--clients",
             "grpc:127.0.0.1:9",
             "--rpc-timeout",
             "2",
-        ])
-        .env("E2EE_VECTORS", dir_for_tests())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("grpc:127.0.0.1:9: cannot connect"),
-        "{stderr}"
+        ],
+        "grpc:127.0.0.1:9: cannot connect",
     );
-    let out = Command::new(e2ee)
-        .args(["serve", "--client", "openmls", "--fault", "hang:Comit"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("`Comit` is not an MLSClient RPC"),
-        "{stderr}"
+    usage_error(
+        &[
+            "interop",
+            "--clients",
+            "grpc:127.0.0.1:9",
+            "--rpc-timeout",
+            "0",
+        ],
+        "--rpc-timeout 0: expected seconds > 0",
     );
-    let out = Command::new(e2ee)
-        .args(["vectors", "--client", "grpc:127.0.0.1:9"])
-        .env("E2EE_VECTORS", dir_for_tests())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("plays members in `e2ee interop` only"),
-        "{stderr}"
+    usage_error(
+        &["serve", "--client", "openmls", "--fault", "hang:Comit"],
+        "`Comit` is not an MLSClient RPC",
+    );
+    usage_error(
+        &["vectors", "--client", "grpc:127.0.0.1:9"],
+        "plays members in `e2ee interop` only",
     );
 }
 
