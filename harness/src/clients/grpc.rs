@@ -204,6 +204,10 @@ impl Client for Grpc {
     fn gone(&self) -> Option<String> {
         self.server.gone.lock().ok().and_then(|g| g.clone())
     }
+
+    fn concurrent_runs(&self) -> bool {
+        false
+    }
 }
 
 impl MemberClient for Grpc {

@@ -185,6 +185,13 @@ pub trait Client: Send + Sync {
     fn gone(&self) -> Option<String> {
         None
     }
+    /// Whether two runs may use the client at once. A server of the IETF interop interface may
+    /// not: the IETF runner drives it one run at a time, and servers key state by identity
+    /// (openmls's pending key packages) or hand out ids that collide across runs (mls-rs's
+    /// external signers).
+    fn concurrent_runs(&self) -> bool {
+        true
+    }
     /// `Err(Suite)` unless `suite` is supported.
     fn require(&self, suite: u16) -> Result<(), ClientError> {
         if self.supports(suite) {

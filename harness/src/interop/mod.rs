@@ -173,7 +173,12 @@ pub fn execute(
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let out: Mutex<Vec<Option<RunRecord>>> = Mutex::new(vec![None; jobs.len()]);
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // One run at a time when a client is a server that cannot take two (Client::concurrent_runs).
+    let workers = if clients.iter().all(|c| c.concurrent_runs()) {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        1
+    };
     std::thread::scope(|scope| {
         for _ in 0..workers.min(jobs.len().max(1)) {
             scope.spawn(|| loop {

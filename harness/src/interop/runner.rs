@@ -193,11 +193,14 @@ pub fn run(script: &Script, clients: &[&dyn MemberClient], config: &RunConfig) -
     for i in 0..script.steps.len() {
         if let Err(s) = run.step(i) {
             // What the members hold at the stop is still searched for.
-            run.observe_keys(i);
+            let _ = run.observe_keys(i);
             stop = Some(s);
             break;
         }
-        run.observe_keys(i);
+        if let Err(s) = run.observe_keys(i) {
+            stop = Some(s);
+            break;
+        }
     }
     if stop.is_none() {
         stop = run.final_round().err();
@@ -511,7 +514,13 @@ impl<'a> Run<'a> {
         self.store(i, "group_id", group_id.into_bytes());
         self.in_group = BTreeSet::from([actor.to_string()]);
         if members.is_empty() {
-            self.head = Some(self.authenticator(i, actor)?);
+            // The IETF runner asks nothing here: a client that cannot say (a server answering
+            // StateAuth with no bytes) leaves the group's authenticator unknown until a commit.
+            let reported = self.members.get(actor).map(|m| m.epoch_authenticator());
+            self.head = match reported {
+                Some(Err(ClientError::Unsupported { .. })) => None,
+                _ => Some(self.authenticator(i, actor)?),
+            };
             return Ok(());
         }
         let mut adds = Vec::new();
@@ -920,7 +929,9 @@ impl<'a> Run<'a> {
 
     /// After each step: every member's media key of its current epoch is a secret the delivery
     /// service must not hold; under `escrow` the first actor sends its own.
-    fn observe_keys(&mut self, step: usize) {
+    /// Err when a member's client stopped answering while asked (the run ends there, naming
+    /// the RPC); other export failures leave that key out of the search.
+    fn observe_keys(&mut self, step: usize) -> Result<(), Stop> {
         let mut escrow = None;
         for (actor, m) in &self.members {
             if m.cipher_suite().is_none() {
@@ -928,8 +939,16 @@ impl<'a> Run<'a> {
             }
             // The media key of an epoch is RFC 9605 §5.2's SFrame base key.
             let key = keying::base_key(keying::MEDIA_SUITE, |l, c, n| m.export_secret(l, c, n));
-            if let Err(ClientError::Unsupported { client, reason }) = &key {
-                self.out.unexported.insert(format!("{client}: {reason}"));
+            match &key {
+                Err(ClientError::Unsupported { client, reason }) => {
+                    self.out.unexported.insert(format!("{client}: {reason}"));
+                }
+                Err(e @ (ClientError::Failed(_) | ClientError::Gone { .. }))
+                    if self.client_of(actor).gone().is_some() =>
+                {
+                    return Err(stop_for(Some(step), "export", actor, m.client(), e.clone()));
+                }
+                _ => {}
             }
             if let Ok(key) = key {
                 let epoch = m.epoch().unwrap_or(0);
@@ -949,6 +968,7 @@ impl<'a> Run<'a> {
             self.escrowed.insert(key.clone());
             self.carry(step, Kind::Escrow, &actor, &key);
         }
+        Ok(())
     }
 
     /// Every member still in the group (sharing the last agreed authenticator) protects one
