@@ -14,6 +14,7 @@
 pub mod clients;
 pub mod columns;
 pub mod commands;
+pub mod dave;
 pub mod expect;
 pub mod findings;
 pub mod formats;
