@@ -3,9 +3,10 @@
 //! media under DAVE's per-sender frame transform. This level makes the harness that gateway,
 //! honest and hostile, and asks the real clients (libdave through `dave.py`, davey, and ours).
 //!
-//! Built so far: [`wire`] (the gateway opcodes as bytes and JSON) and [`code`] (the displayable
-//! verification codes members compare out of band). Next: the gateway, the participant trait
-//! and its libdave sidecar, the scenarios and checks (issue 16).
+//! Built so far: [`wire`] (the gateway opcodes as bytes and JSON), [`code`] (the displayable
+//! verification codes members compare out of band) and `harness/sidecars/libdave_sidecar.py`
+//! (libdave through PyPI's dave.py, JSON lines over stdio, in `.venv-dave`). Next: the gateway,
+//! the participant trait over the sidecar, davey and ours, the scenarios and checks (issue 16).
 
 pub mod code;
 pub mod wire;
