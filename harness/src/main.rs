@@ -4,7 +4,7 @@
 //! Exit codes: 0 every check met its expectation, 1 some check failed, 2 usage or input error.
 
 use clap::{Parser, Subcommand};
-use e2ee_harness::commands::{check, interop, live, model, report, serve, vectors};
+use e2ee_harness::commands::{check, dave, interop, live, model, report, serve, vectors};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -37,6 +37,10 @@ enum Command {
     /// Implementation level: the IETF MLS interop scenarios, client × client, through a delivery
     /// service that records everything and tries to decrypt it.
     Interop(interop::InteropArgs),
+    /// Implementation level: Discord's DAVE, every assignment of libdave and davey to each
+    /// scenario's seats, through a voice gateway (ours) that records everything and tries to
+    /// open every frame with every 16 bytes it carried.
+    Dave(dave::DaveArgs),
     /// Deployment level: a real WebRTC call through a recording SFU on loopback, media under
     /// SFrame keyed from MLS; then proof the SFU could decrypt nothing.
     Live(live::LiveArgs),
@@ -97,6 +101,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Check(args) => check::run(args),
         Command::Vectors(args) => vectors::run(args),
         Command::Interop(args) => interop::run(args),
+        Command::Dave(args) => dave::run(args),
         Command::Live(args) => live::run(args),
         Command::Model { command } => model::run(command),
         Command::Report(args) => report::run(args),

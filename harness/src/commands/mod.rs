@@ -7,6 +7,7 @@
 //! the runtime the live calls run on ([`runtime`]).
 
 pub mod check;
+pub mod dave;
 pub mod interop;
 pub mod live;
 pub mod model;

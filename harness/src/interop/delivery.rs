@@ -20,6 +20,8 @@ pub enum Kind {
     ExternalSender,
     /// Sent only under the escrow control: a key in clear.
     Escrow,
+    /// A DAVE gateway's JSON opcode (op 4, 11, 13, 21-24, 31): no key material, kept anyway.
+    Signal,
 }
 
 impl Kind {
@@ -34,6 +36,7 @@ impl Kind {
             Kind::Application => "application message",
             Kind::ExternalSender => "external sender",
             Kind::Escrow => "escrowed key",
+            Kind::Signal => "signalling message",
         }
     }
 }
