@@ -122,7 +122,7 @@ struct Call<'a> {
 }
 
 /// Channel and user ids shaped like Discord's snowflakes.
-const CHANNEL: u64 = 1_180_000_000_000_000_001;
+pub const CHANNEL: u64 = 1_180_000_000_000_000_001;
 const FIRST_USER: u64 = 1_090_000_000_000_000_001;
 
 /// Runs `scenario` with `assignment[i]` playing seat i.

@@ -1,0 +1,375 @@
+//! Discord's DAVE against the real clients (libdave through PyPI's dave.py, the davey crate),
+//! through our voice gateway: every assignment of the two to every shipped scenario passes
+//! every check, and each check fails on its seeded bug: escrow (gateway blind), no-rotate
+//! (removed blind, members read), fork (agreement), a participant that opens what it is not
+//! owed (joiner blind, removed blind). Needs `bash scripts/setup.sh` (the sidecars).
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::process::Command;
+use std::rc::Rc;
+
+use e2ee_harness::dave::participant::{
+    Implementation, Media, Participant, ParticipantError, Shown, Sidecar, SidecarParticipant,
+};
+use e2ee_harness::dave::runner::{self, Control, CHANNEL};
+use e2ee_harness::dave::{self, scenario, RunRecord};
+use e2ee_harness::results::{Check, Verdict};
+
+fn run_all(control: Option<Control>) -> Vec<RunRecord> {
+    let scenarios = scenario::shipped();
+    let jobs = dave::jobs(&scenarios, &Implementation::ALL, control);
+    dave::execute(&scenarios, &jobs, &|_, _| {})
+}
+
+/// Verdicts by check name.
+fn tally(checks: &[Check]) -> BTreeMap<(String, Verdict), usize> {
+    let mut t = BTreeMap::new();
+    for c in checks {
+        *t.entry((c.name.clone(), c.verdict)).or_default() += 1;
+    }
+    t
+}
+
+fn count(t: &BTreeMap<(String, Verdict), usize>, name: &str, v: Verdict) -> usize {
+    t.get(&(name.to_string(), v)).copied().unwrap_or(0)
+}
+
+#[test]
+fn every_assignment_of_libdave_and_davey_passes_every_scenario() {
+    let records = run_all(None);
+    // 2^seats assignments: create, kick, join-leave, sole-member-reset, invalid-welcome have
+    // 3 seats; batch-join and revoke 4.
+    assert_eq!(records.len(), 5 * 8 + 2 * 16);
+    let checks = dave::into_checks(&records);
+    let bad: Vec<String> = checks
+        .iter()
+        .filter(|c| !matches!(c.verdict, Verdict::Pass | Verdict::NotApplicable))
+        .map(|c| format!("{} {}: {} {}", c.verdict, c.subject, c.name, c.reason))
+        .collect();
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+    let t = tally(&checks);
+    // Every check's question is asked somewhere, and where it is not, it says so.
+    for name in [
+        "dave-agreement",
+        "dave-members-read",
+        "dave-gateway-blind",
+        "dave-removed-blind",
+        "dave-joiner-blind",
+    ] {
+        assert!(
+            count(&t, name, Verdict::Pass) > 0,
+            "{name} never passed: {t:?}"
+        );
+    }
+    // Mixed calls happened: a run where libdave and davey shared a group and agreed.
+    let mixed = records.iter().find(|r| {
+        r.scenario == "join-leave"
+            && r.assignment.values().any(|i| i == "libdave")
+            && r.assignment.values().any(|i| i == "davey")
+    });
+    let mixed = mixed.expect("a mixed join-leave run");
+    assert!(mixed.outcome.agreements >= 3, "{:?}", mixed.outcome.log);
+    assert!(mixed.outcome.owed >= 12, "{}", mixed.outcome.owed);
+    assert!(mixed.outcome.removed_attempts > 0 && mixed.outcome.joiner_attempts > 0);
+    assert!(
+        mixed.outcome.windows_tried > 1000,
+        "{}",
+        mixed.outcome.windows_tried
+    );
+}
+
+#[test]
+fn escrow_fails_the_gateway_check_and_nothing_else() {
+    let records = run_all(Some(Control::Escrow));
+    assert!(!records.is_empty());
+    for r in &records {
+        let checks = r.checks();
+        let blind = checks
+            .iter()
+            .find(|c| c.name == "dave-gateway-blind")
+            .unwrap();
+        assert_eq!(
+            blind.verdict,
+            Verdict::Fail,
+            "{} {}",
+            r.scenario,
+            r.assignment_line()
+        );
+        assert!(blind.reason.contains("escrowed key"), "{}", blind.reason);
+        assert!(
+            blind.reason.contains("as a base secret"),
+            "{}",
+            blind.reason
+        );
+        for c in checks.iter().filter(|c| c.name != "dave-gateway-blind") {
+            assert_ne!(c.verdict, Verdict::Fail, "{}: {}", c.name, c.reason);
+        }
+    }
+}
+
+#[test]
+fn no_rotate_lets_removed_members_read_on() {
+    let t = tally(&dave::into_checks(&run_all(Some(Control::NoRotate))));
+    assert_eq!(count(&t, "dave-removed-blind", Verdict::Pass), 0, "{t:?}");
+    assert!(
+        count(&t, "dave-removed-blind", Verdict::Fail) >= 24,
+        "{t:?}"
+    );
+    assert!(count(&t, "dave-members-read", Verdict::Fail) > 0, "{t:?}");
+    assert_eq!(count(&t, "dave-gateway-blind", Verdict::Fail), 0, "{t:?}");
+}
+
+#[test]
+fn a_forked_group_shows_different_codes() {
+    let records = run_all(Some(Control::Fork));
+    let mut forked = 0;
+    for r in &records {
+        if !r.outcome.log.iter().any(|l| l.contains("the commit of")) {
+            continue;
+        }
+        forked += 1;
+        let agreement = r
+            .checks()
+            .into_iter()
+            .find(|c| c.name == "dave-agreement")
+            .unwrap();
+        assert_eq!(
+            agreement.verdict,
+            Verdict::Fail,
+            "{} {}",
+            r.scenario,
+            r.assignment_line()
+        );
+        assert!(
+            agreement.reason.contains("shows code"),
+            "{}",
+            agreement.reason
+        );
+    }
+    // Every scenario with a join or leave after the group formed forks.
+    assert_eq!(forked, 56);
+}
+
+/// A participant that opens every frame anyone in the call sent: what a client that kept old
+/// epochs' keys, or was handed them, would do.
+struct Leaky {
+    inner: SidecarParticipant,
+    seen: Rc<RefCell<HashMap<Vec<u8>, Vec<u8>>>>,
+}
+
+impl Participant for Leaky {
+    fn implementation(&self) -> &str {
+        self.inner.implementation()
+    }
+    fn user_id(&self) -> u64 {
+        self.inner.user_id()
+    }
+    fn start(&mut self, es: &[u8]) -> Result<Vec<u8>, ParticipantError> {
+        self.inner.start(es)
+    }
+    fn restart(&mut self) -> Result<Vec<u8>, ParticipantError> {
+        self.inner.restart()
+    }
+    fn proposals(&mut self, p: &[u8], r: &[u64]) -> Result<Option<Vec<u8>>, ParticipantError> {
+        self.inner.proposals(p, r)
+    }
+    fn commit(&mut self, c: &[u8]) -> Result<bool, ParticipantError> {
+        self.inner.commit(c)
+    }
+    fn welcome(&mut self, w: &[u8], r: &[u64]) -> Result<(), ParticipantError> {
+        self.inner.welcome(w, r)
+    }
+    fn prepare(&mut self, t: u16) -> Result<(), ParticipantError> {
+        self.inner.prepare(t)
+    }
+    fn execute(&mut self, t: u16) -> Result<(), ParticipantError> {
+        self.inner.execute(t)
+    }
+    fn shown(&mut self) -> Result<Shown, ParticipantError> {
+        self.inner.shown()
+    }
+    fn encrypt(&mut self, m: Media, f: &[u8]) -> Result<Option<Vec<u8>>, ParticipantError> {
+        let sealed = self.inner.encrypt(m, f)?;
+        if let Some(s) = &sealed {
+            self.seen.borrow_mut().insert(s.clone(), f.to_vec());
+        }
+        Ok(sealed)
+    }
+    fn decrypt(&mut self, s: u64, m: Media, f: &[u8]) -> Result<Option<Vec<u8>>, ParticipantError> {
+        Ok(self
+            .inner
+            .decrypt(s, m, f)?
+            .or_else(|| self.seen.borrow().get(f).cloned()))
+    }
+    fn fingerprint(&mut self, o: u64) -> Result<Option<Vec<u8>>, ParticipantError> {
+        self.inner.fingerprint(o)
+    }
+    fn media_key(&mut self, u: u64) -> Result<Vec<u8>, ParticipantError> {
+        self.inner.media_key(u)
+    }
+}
+
+#[test]
+fn a_participant_that_opens_what_it_is_not_owed_fails_joiner_and_removed_checks() {
+    let scenario = scenario::shipped()
+        .into_iter()
+        .find(|s| s.name == "join-leave")
+        .unwrap();
+    for imp in Implementation::ALL {
+        let sidecar = Rc::new(RefCell::new(
+            Sidecar::start(imp).expect("bash scripts/setup.sh"),
+        ));
+        let seen = Rc::new(RefCell::new(HashMap::new()));
+        let participants: Vec<Box<dyn Participant>> = (0..scenario.seats.len())
+            .map(|i| {
+                let inner =
+                    SidecarParticipant::new(sidecar.clone(), runner::user_id(i), CHANNEL).unwrap();
+                Box::new(Leaky {
+                    inner,
+                    seen: seen.clone(),
+                }) as Box<dyn Participant>
+            })
+            .collect();
+        let outcome = runner::run_with(&scenario, participants, None);
+        let record = RunRecord {
+            scenario: scenario.name.clone(),
+            assignment: BTreeMap::new(),
+            control: None,
+            outcome,
+        };
+        let checks = record.checks();
+        let verdict = |name: &str| checks.iter().find(|c| c.name == name).unwrap().verdict;
+        assert_eq!(
+            verdict("dave-joiner-blind"),
+            Verdict::Fail,
+            "{}",
+            imp.name()
+        );
+        assert_eq!(
+            verdict("dave-removed-blind"),
+            Verdict::Fail,
+            "{}",
+            imp.name()
+        );
+        assert_eq!(
+            verdict("dave-members-read"),
+            Verdict::Pass,
+            "{}",
+            imp.name()
+        );
+        let joiner = checks
+            .iter()
+            .find(|c| c.name == "dave-joiner-blind")
+            .unwrap();
+        assert!(
+            joiner.reason.contains("C opened A's Opus frame of step 2"),
+            "{}",
+            joiner.reason
+        );
+    }
+}
+
+fn e2ee(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_e2ee"));
+    c.args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("e2ee runs")
+}
+
+#[test]
+fn cli_runs_a_scenario_and_names_what_it_cannot_read() {
+    let dir = std::env::temp_dir().join(format!("e2ee-dave-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let record = dir.join("dave.json");
+    let out = e2ee(
+        &[
+            "dave",
+            "--participants",
+            "libdave,davey",
+            "--only",
+            "create",
+            "--json",
+            record.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("dave/create                  8       0        0"),
+        "{stdout}"
+    );
+    let run = e2ee_harness::results::Run::read_json(&record).unwrap();
+    assert_eq!(run.checks.len(), 40);
+    assert!(run
+        .clients
+        .iter()
+        .any(|c| c.name == "libdave" && c.version == "1.1.0"));
+    assert!(run
+        .clients
+        .iter()
+        .any(|c| c.name == "davey" && c.version == "0.2.0"));
+
+    // A bad scenario is named with its step; the good one still runs; exit 1.
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "description = \"x\"\nsteps = [\"connect A B\", \"kick Z\"]\n",
+    )
+    .unwrap();
+    let good = dir.join("good.toml");
+    std::fs::write(
+        &good,
+        "description = \"x\"\nsteps = [\"connect A B\", \"media\"]\n",
+    )
+    .unwrap();
+    let out = e2ee(
+        &[
+            "dave",
+            "--participants",
+            "libdave",
+            "--scenario",
+            bad.to_str().unwrap(),
+            "--scenario",
+            good.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("bad.toml: steps[1] `kick Z`: Z is not connected"),
+        "{all}"
+    );
+    assert!(all.contains("dave/good"), "{all}");
+
+    // Usage errors: exit 2 with the reason.
+    let out = e2ee(&["dave", "--participants", "dave-rs"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown implementation `dave-rs`"));
+    let out = e2ee(
+        &["dave", "--participants", "davey"],
+        &[("E2EE_DAVEY_SIDECAR", "/nonexistent/davey-sidecar")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("run `bash scripts/setup.sh`"), "{stderr}");
+    let out = e2ee(
+        &["dave", "--participants", "libdave", "--control", "escrow"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}
