@@ -105,6 +105,9 @@ class Sidecar:
             return p.init()
         if op == "proposals":
             out = s.process_proposals(unhex(request, "payload"), set(request["recognized"]))
+            if out is None and p.failures:
+                # libdave refused the message (its callback says why) rather than had nothing to do.
+                raise RuntimeError("process_proposals: refused")
             return {"commit_welcome": out.hex() if out is not None else None}
         if op == "commit":
             out = s.process_commit(unhex(request, "commit"))

@@ -175,7 +175,7 @@ impl RunRecord {
             ("windows_tried".to_string(), o.windows_tried as f64),
             ("frames_targeted".to_string(), o.frames_targeted as f64),
         ]);
-        vec![
+        let mut checks = vec![
             check(
                 Question::Agreement,
                 "dave-agreement",
@@ -215,7 +215,22 @@ impl RunRecord {
                 format!("joiners opened none of {} older frames", o.joiner_attempts),
                 (o.joiner_attempts == 0).then_some("no frame preceded a joiner"),
             ),
-        ]
+        ];
+        for p in &o.probes {
+            let mut c = check(
+                p.question.clone(),
+                p.name,
+                &p.failures,
+                p.pass.clone(),
+                None,
+            );
+            if c.verdict == Verdict::Pass {
+                // What each implementation did is the finding, even when it is right.
+                c = c.with_evidence(Evidence::lines(p.observations.clone()));
+            }
+            checks.push(c);
+        }
+        checks
     }
 }
 

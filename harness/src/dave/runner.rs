@@ -24,6 +24,7 @@ use super::participant::{
 use super::scenario::{Scenario, Step};
 use super::wire::{Frame, ToClient};
 use crate::interop::delivery::{DeliveryService, Kind};
+use crate::results::Question;
 
 /// A seeded bug each check must catch (negative controls).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum)]
@@ -74,6 +75,25 @@ pub struct RunOutcome {
     pub gateway_findings: Vec<String>,
     /// The implementations' reported versions.
     pub versions: BTreeMap<String, String>,
+    /// What each probe (a hostile gateway or SFU step) found.
+    pub probes: Vec<ProbeResult>,
+    /// Frames the gateway's own clients (ghosts) opened.
+    pub ghost_reads: Vec<String>,
+    /// Why the scenario stopped before its end (a probe left no honest way on).
+    pub abandoned: Option<String>,
+}
+
+/// One probe's verdict material: what each implementation did.
+#[derive(Clone, Debug)]
+pub struct ProbeResult {
+    pub name: &'static str,
+    pub question: Question,
+    /// What an implementation did that it must not.
+    pub failures: Vec<String>,
+    /// What each did, pass or fail: the evidence.
+    pub observations: Vec<String>,
+    /// The verdict's reason when nothing failed.
+    pub pass: String,
 }
 
 /// A frame a member sent, and who was entitled to open it.
@@ -99,6 +119,8 @@ struct Seat {
     was_member: bool,
     /// Removed by the gateway but still in the channel: never re-added.
     listener: bool,
+    /// The gateway's own client (a probe): what it opens, the gateway reads.
+    ghost: bool,
     has_send_key: bool,
     /// How many frames had been sent when it first became a member.
     joined_at_frame: Option<usize>,
@@ -118,6 +140,8 @@ struct Call<'a> {
     garble: Option<usize>,
     /// op 31 recoveries in the current step.
     recoveries: usize,
+    /// welcome-ghost probe: (joiner, ghost) while the joiner's Welcome is pending.
+    welcome_probe: Option<(usize, usize)>,
     out: &'a mut RunOutcome,
 }
 
@@ -190,6 +214,7 @@ pub fn run_with(
             member: false,
             was_member: false,
             listener: false,
+            ghost: false,
             has_send_key: false,
             joined_at_frame: None,
             key_package: None,
@@ -206,6 +231,7 @@ pub fn run_with(
         control,
         garble: None,
         recoveries: 0,
+        welcome_probe: None,
         out: &mut out,
     };
     let result = call.play(scenario);
@@ -269,6 +295,21 @@ impl Call<'_> {
                     self.leave_group(s)?;
                 }
                 Step::Media => self.media()?,
+                Step::Ghost(g) => self.probe_unrecognized_add(seat(g))?,
+                Step::GhostConnected(g) => {
+                    let g = seat(g);
+                    self.seats[g].ghost = true;
+                    self.connect(&[g])?;
+                    self.group_round(&[g], &[], None)?;
+                    self.probe_ghost_visible(g)?;
+                }
+                Step::BatchGhost(c, g) => self.probe_batch(seat(c), seat(g))?,
+                Step::WelcomeGhost(j, g) => self.probe_welcome(seat(j), seat(g))?,
+                Step::Tamper => self.probe_tamper()?,
+            }
+            if let Some(why) = &self.out.abandoned {
+                self.out.log.push(format!("the scenario stops here: {why}"));
+                break;
             }
         }
         Ok(())
@@ -647,7 +688,12 @@ impl Call<'_> {
                 },
             );
             let recognized: Vec<u64> = self.seats[j].recognized.iter().copied().collect();
-            if let Err(e) = self.seats[j].participant.welcome(&welcome, &recognized) {
+            let result = self.seats[j].participant.welcome(&welcome, &recognized);
+            if let Some((joiner, ghost)) = self.welcome_probe.filter(|&(joiner, _)| joiner == j) {
+                self.welcome_probe = None;
+                self.judge_welcome_probe(joiner, ghost, &result);
+            }
+            if let Err(e) = result {
                 let e = gone(e)?;
                 self.note(format!("{} refused its Welcome: {e}", self.seats[j].name));
                 invalid.push(j);
@@ -844,7 +890,350 @@ impl Call<'_> {
             self.seats[s].member = false;
             return Ok(());
         }
-        self.group_round(&[s], &[s], None)
+        // A joiner that refused a Welcome listing the gateway's ghost gets one without it.
+        let ghosts: Vec<usize> = (0..self.seats.len())
+            .filter(|&g| self.seats[g].ghost && self.seats[g].member && !self.seats[g].connected)
+            .collect();
+        let removes: Vec<usize> = std::iter::once(s).chain(ghosts).collect();
+        self.group_round(&[s], &removes, None)
+    }
+
+    fn who(&self, s: usize) -> String {
+        format!(
+            "{} ({})",
+            self.seats[s].name,
+            self.seats[s].participant.implementation()
+        )
+    }
+
+    /// The gateway's own client makes a key package, unannounced.
+    fn start_ghost(&mut self, g: usize) -> Result<Option<Vec<u8>>, ParticipantError> {
+        self.seats[g].ghost = true;
+        let es = self.gateway.external_sender().to_vec();
+        match self.seats[g].participant.start(&es) {
+            Ok(kp) => {
+                self.carry_from(g, Kind::KeyPackage, kp.clone());
+                self.seats[g].key_package = Some(kp.clone());
+                Ok(Some(kp))
+            }
+            Err(e) => {
+                let e = gone(e)?;
+                self.fail_handshake(format!(
+                    "the ghost {} made no key package: {e}",
+                    self.who(g)
+                ));
+                Ok(None)
+            }
+        }
+    }
+
+    /// Op 27 with `proposals` to every connected member: who committed (must not), who refused.
+    fn offer_probe(
+        &mut self,
+        proposals: &[&InFlight],
+        ghost: usize,
+        failures: &mut Vec<String>,
+        observations: &mut Vec<String>,
+    ) -> Res {
+        let payload = Gateway::append(proposals);
+        let members: Vec<usize> = self
+            .members()
+            .into_iter()
+            .filter(|&m| self.seats[m].connected)
+            .collect();
+        for m in members {
+            self.signal(
+                m,
+                ToClient::Proposals {
+                    op: super::wire::ProposalsOp::Append,
+                    payload: payload[1..].to_vec(),
+                },
+            );
+            let recognized: Vec<u64> = self.seats[m].recognized.iter().copied().collect();
+            let who = self.who(m);
+            let ghost_name = self.seats[ghost].name.clone();
+            match self.seats[m].participant.proposals(&payload, &recognized) {
+                Ok(Some(op28)) => {
+                    self.carry_from(m, Kind::Commit, op28);
+                    failures.push(format!(
+                        "{who} committed the Add of {ghost_name}, whom no op 11 announced to it"
+                    ));
+                }
+                Ok(None) => observations.push(format!("{who} made no commit")),
+                Err(e) => observations.push(format!("{who} refused: {}", refusal(&gone(e)?))),
+            }
+        }
+        Ok(())
+    }
+
+    /// Probe: an Add of a user id no op 11 announced.
+    fn probe_unrecognized_add(&mut self, g: usize) -> Res {
+        let Some(kp) = self.start_ghost(g)? else {
+            return Ok(());
+        };
+        let add = match self
+            .gateway
+            .propose_add(self.seats[g].user, &kp, self.gateway.epoch)
+        {
+            Ok(p) => p,
+            Err(e) => {
+                self.fail_handshake(format!("the gateway refused its own ghost: {e}"));
+                return Ok(());
+            }
+        };
+        let (mut failures, mut observations) = (Vec::new(), Vec::new());
+        self.offer_probe(&[&add], g, &mut failures, &mut observations)?;
+        self.finish_probe(ProbeResult {
+            name: "dave-refuses-unrecognized-add",
+            question: Question::ServerBlind,
+            failures,
+            observations,
+            pass: "every member refused the gateway's Add of a user id no op 11 announced".into(),
+        });
+        Ok(())
+    }
+
+    /// Probe: one op 27 with an announced joiner's Add and an unannounced one's.
+    fn probe_batch(&mut self, c: usize, g: usize) -> Res {
+        self.connect(&[c])?;
+        let Some(ghost_kp) = self.start_ghost(g)? else {
+            return Ok(());
+        };
+        let Some(kp) = self.seats[c].key_package.clone() else {
+            return Ok(());
+        };
+        let epoch = self.gateway.epoch;
+        let (Ok(good), Ok(bad)) = (
+            self.gateway.propose_add(self.seats[c].user, &kp, epoch),
+            self.gateway
+                .propose_add(self.seats[g].user, &ghost_kp, epoch),
+        ) else {
+            self.fail_handshake("the gateway could not sign the batch".into());
+            return Ok(());
+        };
+        let (mut failures, mut observations) = (Vec::new(), Vec::new());
+        self.offer_probe(&[&good, &bad], g, &mut failures, &mut observations)?;
+        if failures.is_empty() {
+            // The honest gateway proposes the announced joiner alone. A member the refused
+            // batch left in another state than the others shows it here.
+            let before = self.out.handshake_failures.len();
+            self.group_round(&[c], &[], None)?;
+            for line in self.out.handshake_failures.split_off(before) {
+                failures.push(format!(
+                    "after the refused batch, with C proposed alone: {line}"
+                ));
+            }
+            if failures.is_empty() {
+                observations.push(format!("then {} joined alone", self.seats[c].name));
+            }
+        }
+        self.finish_probe(ProbeResult {
+            name: "dave-refuses-batch-with-unrecognized-add",
+            question: Question::ServerBlind,
+            failures,
+            observations,
+            pass: "every member refused the whole batch rather than commit the unannounced Add, \
+                   and accepted the good Add proposed alone"
+                .into(),
+        });
+        Ok(())
+    }
+
+    /// Probe: the members are told the ghost connected, the joiner is not; its Welcome lists it.
+    fn probe_welcome(&mut self, j: usize, g: usize) -> Res {
+        let ghost_user = self.seats[g].user;
+        for m in self.connected() {
+            self.seats[m].recognized.insert(ghost_user);
+            self.signal(m, ToClient::ClientsConnect(vec![ghost_user]));
+        }
+        if self.start_ghost(g)?.is_none() {
+            return Ok(());
+        }
+        self.connect(&[j])?;
+        let mut everyone: BTreeSet<u64> = self.seats[j].recognized.clone();
+        everyone.insert(ghost_user);
+        self.seats[g].recognized = everyone;
+        self.welcome_probe = Some((j, g));
+        self.group_round(&[j, g], &[], None)?;
+        if let Some((joiner, _)) = self.welcome_probe.take() {
+            self.note(format!(
+                "{} got no Welcome: the probe was not asked",
+                self.seats[joiner].name
+            ));
+        }
+        Ok(())
+    }
+
+    fn judge_welcome_probe(&mut self, j: usize, g: usize, result: &Result<(), ParticipantError>) {
+        let (who, ghost) = (self.who(j), self.seats[g].name.clone());
+        let (failures, observations) = match result {
+            Ok(()) => (
+                vec![format!("{who} accepted a Welcome whose roster lists {ghost}, whom no op 11 announced to it")],
+                Vec::new(),
+            ),
+            Err(e) => (Vec::new(), vec![format!("{who} refused the Welcome: {}", refusal(e))]),
+        };
+        self.finish_probe(ProbeResult {
+            name: "dave-welcome-refuses-unrecognized",
+            question: Question::ServerBlind,
+            failures,
+            observations,
+            pass: format!(
+                "the joiner refused a Welcome listing {ghost}, a user it was never told of"
+            ),
+        });
+    }
+
+    /// Probe: the gateway's own client, announced and added. Is it on every member's roster?
+    fn probe_ghost_visible(&mut self, g: usize) -> Res {
+        let ghost_user = self.seats[g].user;
+        let ghost = self.seats[g].name.clone();
+        let (mut failures, mut observations) = (Vec::new(), Vec::new());
+        if !self.seats[g].member {
+            observations.push(format!("{ghost} did not join"));
+        }
+        let mut codes = BTreeSet::new();
+        for m in self.members() {
+            let shown = match self.seats[m].participant.shown() {
+                Ok(s) => s,
+                Err(e) => {
+                    gone(e)?;
+                    continue;
+                }
+            };
+            codes.insert(shown.code.clone());
+            if m == g {
+                continue;
+            }
+            let who = self.who(m);
+            if shown
+                .roster
+                .as_ref()
+                .is_some_and(|r| r.contains(&ghost_user))
+            {
+                observations.push(format!("{who} lists {ghost} among the members"));
+            } else if self.seats[g].member {
+                failures.push(format!(
+                    "{who} shares keys with {ghost} but does not list it: {:?}",
+                    shown.roster
+                ));
+            }
+        }
+        if codes.len() == 1 {
+            observations.push(format!(
+                "every member, {ghost} included, shows the same code: comparing codes does not reveal {ghost}"
+            ));
+        }
+        self.finish_probe(ProbeResult {
+            name: "dave-ghost-visible",
+            question: Question::ServerBlind,
+            failures,
+            observations,
+            pass: format!(
+                "the gateway's own client {ghost} joined (DAVE lets the gateway say who is connected) and \
+                 is on every member's roster: a user reading the participant list sees it; codes agree"
+            ),
+        });
+        Ok(())
+    }
+
+    /// Probe: the SFU replays a frame, flips a bit of its ciphertext and of its tag, injects a
+    /// frame of its own and Opus silence, at every member.
+    fn probe_tamper(&mut self) -> Res {
+        let (mut failures, mut observations) = (Vec::new(), Vec::new());
+        let members: Vec<usize> = self
+            .members()
+            .into_iter()
+            .filter(|&m| !self.seats[m].ghost)
+            .collect();
+        let mut asked = false;
+        for &r in &members {
+            for &s in &members {
+                let Some(f) =
+                    self.frames.iter().rev().find(|f| {
+                        f.sender == s && f.media == Media::Opus && f.entitled.contains(&r)
+                    })
+                else {
+                    continue;
+                };
+                asked = true;
+                let Some(parsed) = SecureFrame::parse(&f.sealed) else {
+                    continue;
+                };
+                let mut body_flip = f.sealed.clone();
+                body_flip[0] ^= 0x01;
+                let mut tag_flip = f.sealed.clone();
+                tag_flip[parsed.body_len] ^= 0x01;
+                let tries: [(&str, Vec<u8>); 4] = [
+                    ("a replay of", f.sealed.clone()),
+                    ("a ciphertext bit flipped in", body_flip),
+                    ("a tag bit flipped in", tag_flip),
+                    (
+                        "an SFU-made frame in place of",
+                        b"from the SFU, not a DAVE frame".to_vec(),
+                    ),
+                ];
+                let what = self.describe(f);
+                let (sender, who) = (self.seats[s].user, self.who(r));
+                for (how, bytes) in tries {
+                    self.delivery.carry(
+                        Some(self.step),
+                        Kind::Application,
+                        "the SFU",
+                        bytes.clone(),
+                    );
+                    match self.seats[r]
+                        .participant
+                        .decrypt(sender, Media::Opus, &bytes)
+                    {
+                        Ok(Some(_)) => failures.push(format!("{who} accepted {how} {what}")),
+                        Ok(None) => {}
+                        Err(e) => {
+                            gone(e)?;
+                        }
+                    }
+                }
+                match self.seats[r].participant.decrypt(sender, Media::Opus, &frame::OPUS_SILENCE) {
+                    Ok(Some(p)) if p == frame::OPUS_SILENCE => observations.push(format!(
+                        "{who} plays Opus silence injected as {}'s (DAVE passes it through by design)",
+                        self.seats[s].name
+                    )),
+                    Ok(_) => observations.push(format!("{who} refused injected Opus silence")),
+                    Err(e) => {
+                        gone(e)?;
+                    }
+                }
+            }
+        }
+        if asked {
+            self.finish_probe(ProbeResult {
+                name: "dave-frame-integrity",
+                question: Question::Property("frame_integrity".into()),
+                failures,
+                observations,
+                pass: "every member refused replayed, bit-flipped and SFU-made frames".into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn finish_probe(&mut self, probe: ProbeResult) {
+        for line in probe.failures.iter().chain(&probe.observations) {
+            self.out
+                .log
+                .push(format!("step {}: probe {}: {line}", self.step, probe.name));
+        }
+        let committed_a_ghost = probe
+            .failures
+            .iter()
+            .any(|f| f.contains("committed the Add of"));
+        if committed_a_ghost {
+            self.out.abandoned = Some(format!(
+                "{} failed: a member committed what it had to refuse",
+                probe.name
+            ));
+        }
+        self.out.probes.push(probe);
     }
 
     /// Every member sends an Opus and a VP8 frame; every other seat in the call tries each.
@@ -941,7 +1330,14 @@ impl Call<'_> {
             }
         };
         let name = self.seats[viewer].name.clone();
-        if f.entitled.contains(&viewer) {
+        if self.seats[viewer].ghost {
+            if opened.is_some() {
+                self.out.ghost_reads.push(format!(
+                    "the gateway's own client {name} opened {}",
+                    self.describe(f)
+                ));
+            }
+        } else if f.entitled.contains(&viewer) {
             self.out.owed += 1;
             match opened {
                 Some(p) if p == f.plain => {}
@@ -1070,6 +1466,15 @@ impl Call<'_> {
         self.out.transcript_bytes = self.delivery.bytes();
         self.out.windows_tried = windows;
         self.out.frames_targeted = targets.len();
+        findings.extend(self.out.ghost_reads.iter().cloned());
         self.out.gateway_findings = findings;
+    }
+}
+
+/// An implementation's refusal in its own words.
+fn refusal(e: &ParticipantError) -> String {
+    match e {
+        ParticipantError::Refused { reason, .. } => reason.clone(),
+        other => other.to_string(),
     }
 }

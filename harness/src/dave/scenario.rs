@@ -12,6 +12,16 @@
 //!   "garble-welcome F" # F connects and its Welcome arrives bit-flipped: op 31, then recovery
 //! ]
 //! ```
+//! Probes (the gateway or SFU turned hostile; each has its own check):
+//! ```toml
+//! steps = [
+//!   "ghost G",             # Add of a user id no op 11 announced: members must refuse it
+//!   "ghost-connected G",   # the gateway announces its own client and adds it: who sees it?
+//!   "batch-ghost C G",     # one op 27: C's Add (announced) with G's (not): refused whole?
+//!   "welcome-ghost J G",   # J's Welcome lists G, announced to the members but not to J
+//!   "tamper",              # replayed, bit-flipped and injected frames at every member
+//! ]
+//! ```
 //! Seats are the names used (a letter or a word); each run assigns an implementation to each.
 
 use std::path::Path;
@@ -25,6 +35,16 @@ pub enum Step {
     Revoke(String),
     GarbleWelcome(String),
     Media,
+    /// Probe: the gateway proposes adding a user no op 11 announced (its own client).
+    Ghost(String),
+    /// Probe: the gateway announces its own client (op 11) and adds it like anyone else.
+    GhostConnected(String),
+    /// Probe: one op 27 adds a user who connected and one nobody announced.
+    BatchGhost(String, String),
+    /// Probe: a joiner's Welcome lists a user announced to the members but not to it.
+    WelcomeGhost(String, String),
+    /// Probe: the SFU replays, bit-flips and injects frames at every member.
+    Tamper,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,7 +64,8 @@ impl Scenario {
         for step in &self.steps {
             let names: Vec<&String> = match step {
                 Step::Connect(s) => s.iter().collect(),
-                Step::GarbleWelcome(s) => vec![s],
+                Step::GarbleWelcome(s) | Step::GhostConnected(s) => vec![s],
+                Step::BatchGhost(s, _) | Step::WelcomeGhost(s, _) => vec![s],
                 _ => continue,
             };
             for n in names {
@@ -78,28 +99,25 @@ struct File {
     steps: Vec<String>,
 }
 
-/// The scenarios this build ships (harness/dave-scenarios/).
-pub const SHIPPED: [(&str, &str); 7] = [
-    ("create", include_str!("../../dave-scenarios/create.toml")),
-    (
-        "join-leave",
-        include_str!("../../dave-scenarios/join-leave.toml"),
-    ),
-    ("kick", include_str!("../../dave-scenarios/kick.toml")),
-    (
-        "batch-join",
-        include_str!("../../dave-scenarios/batch-join.toml"),
-    ),
-    ("revoke", include_str!("../../dave-scenarios/revoke.toml")),
-    (
-        "sole-member-reset",
-        include_str!("../../dave-scenarios/sole-member-reset.toml"),
-    ),
-    (
-        "invalid-welcome",
-        include_str!("../../dave-scenarios/invalid-welcome.toml"),
-    ),
-];
+macro_rules! shipped {
+    ($($name:literal),*) => { [$(($name, include_str!(concat!("../../dave-scenarios/", $name, ".toml")))),*] };
+}
+
+/// The scenarios this build ships (harness/dave-scenarios/), honest ones first, then probes.
+pub const SHIPPED: [(&str, &str); 12] = shipped!(
+    "create",
+    "join-leave",
+    "kick",
+    "batch-join",
+    "revoke",
+    "sole-member-reset",
+    "invalid-welcome",
+    "probe-unrecognized-add",
+    "probe-recognized-ghost",
+    "probe-batch-ghost",
+    "probe-welcome-ghost",
+    "probe-tamper"
+);
 
 pub fn shipped() -> Vec<Scenario> {
     SHIPPED
@@ -158,6 +176,10 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, ScenarioError> {
             [seat] => Ok(seat.to_string()),
             _ => Err(bad(format!("`{verb}` takes one seat"))),
         };
+        let two = || match args {
+            [a, b] => Ok((a.to_string(), b.to_string())),
+            _ => Err(bad(format!("`{verb}` takes two seats"))),
+        };
         let step = match verb {
             "connect" if !args.is_empty() => {
                 Step::Connect(args.iter().map(|s| s.to_string()).collect())
@@ -168,11 +190,23 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, ScenarioError> {
             "revoke" => Step::Revoke(one()?),
             "garble-welcome" => Step::GarbleWelcome(one()?),
             "media" if args.is_empty() => Step::Media,
-            "media" => return Err(bad("`media` takes no seats".into())),
+            "tamper" if args.is_empty() => Step::Tamper,
+            "media" | "tamper" => return Err(bad(format!("`{verb}` takes no seats"))),
+            "ghost" => Step::Ghost(one()?),
+            "ghost-connected" => Step::GhostConnected(one()?),
+            "batch-ghost" => {
+                let (a, b) = two()?;
+                Step::BatchGhost(a, b)
+            }
+            "welcome-ghost" => {
+                let (a, b) = two()?;
+                Step::WelcomeGhost(a, b)
+            }
             other => {
                 return Err(bad(format!(
-                "unknown verb `{other}` (connect, disconnect, kick, revoke, garble-welcome, media)"
-            )))
+                    "unknown verb `{other}` (connect, disconnect, kick, revoke, garble-welcome, \
+                     media; probes: ghost, ghost-connected, batch-ghost, welcome-ghost, tamper)"
+                )))
             }
         };
         // Who is in the channel, so a script cannot ask the impossible.
@@ -189,7 +223,10 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, ScenarioError> {
                     seats.push(seat.clone());
                 }
             }
-            Step::Revoke(seat) | Step::GarbleWelcome(seat) => {
+            Step::Revoke(seat)
+            | Step::GarbleWelcome(seat)
+            | Step::Ghost(seat)
+            | Step::GhostConnected(seat) => {
                 if seats.contains(seat) {
                     return Err(bad(format!("{seat} was here before: a seat connects once")));
                 }
@@ -197,9 +234,25 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, ScenarioError> {
                     return Err(bad("needs a group of two or more to join".into()));
                 }
                 seats.push(seat.clone());
-                if matches!(step, Step::GarbleWelcome(_)) {
+                if matches!(step, Step::GarbleWelcome(_) | Step::GhostConnected(_)) {
                     connected.push(seat.clone());
                 }
+            }
+            Step::BatchGhost(a, b) | Step::WelcomeGhost(a, b) => {
+                for seat in [a, b] {
+                    if seats.contains(seat) {
+                        return Err(bad(format!("{seat} was here before: a seat connects once")));
+                    }
+                }
+                if a == b {
+                    return Err(bad("the joiner and the ghost are two seats".into()));
+                }
+                if connected.len() < 2 {
+                    return Err(bad("needs a group of two or more to join".into()));
+                }
+                seats.push(a.clone());
+                seats.push(b.clone());
+                connected.push(a.clone());
             }
             Step::Disconnect(seat) | Step::Kick(seat) => {
                 let Some(at) = connected.iter().position(|s| s == seat) else {
@@ -207,7 +260,7 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, ScenarioError> {
                 };
                 connected.remove(at);
             }
-            Step::Media => {}
+            Step::Media | Step::Tamper => {}
         }
         steps.push(step);
     }
@@ -234,6 +287,10 @@ mod tests {
         let all = shipped();
         assert_eq!(all.len(), SHIPPED.len());
         assert!(all.iter().all(|s| s.steps.contains(&Step::Media)));
+        assert_eq!(
+            all.iter().filter(|s| s.name.starts_with("probe-")).count(),
+            5
+        );
     }
 
     #[test]
@@ -245,7 +302,9 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "x: steps[1] `leave A`: unknown verb `leave` (connect, disconnect, kick, revoke, garble-welcome, media)"
+            "x: steps[1] `leave A`: unknown verb `leave` (connect, disconnect, kick, revoke, \
+             garble-welcome, media; probes: ghost, ghost-connected, batch-ghost, welcome-ghost, \
+             tamper)"
         );
         let e = parse(
             "x",
