@@ -16,8 +16,23 @@ use e2ee_harness::dave::runner::{self, Control, CHANNEL};
 use e2ee_harness::dave::{self, scenario, RunRecord};
 use e2ee_harness::results::{Check, Verdict};
 
+/// The shipped scenarios of an honest gateway (`probe-*` are the hostile ones).
+fn honest() -> Vec<scenario::Scenario> {
+    scenario::shipped()
+        .into_iter()
+        .filter(|s| !s.name.starts_with("probe-"))
+        .collect()
+}
+
+fn probes() -> Vec<scenario::Scenario> {
+    scenario::shipped()
+        .into_iter()
+        .filter(|s| s.name.starts_with("probe-"))
+        .collect()
+}
+
 fn run_all(control: Option<Control>) -> Vec<RunRecord> {
-    let scenarios = scenario::shipped();
+    let scenarios = honest();
     let jobs = dave::jobs(&scenarios, &Implementation::ALL, control);
     dave::execute(&scenarios, &jobs, &|_, _| {})
 }
@@ -39,7 +54,7 @@ fn count(t: &BTreeMap<(String, Verdict), usize>, name: &str, v: Verdict) -> usiz
 fn every_assignment_of_libdave_and_davey_passes_every_scenario() {
     let records = run_all(None);
     // 2^seats assignments: create, kick, join-leave, sole-member-reset, invalid-welcome have
-    // 3 seats; batch-join and revoke 4.
+    // 3 seats; batch-join and revoke 4 (probes are tested below).
     assert_eq!(records.len(), 5 * 8 + 2 * 16);
     let checks = dave::into_checks(&records);
     let bad: Vec<String> = checks
@@ -151,14 +166,36 @@ fn a_forked_group_shows_different_codes() {
     assert_eq!(forked, 56);
 }
 
-/// A participant that opens every frame anyone in the call sent: what a client that kept old
-/// epochs' keys, or was handed them, would do.
-struct Leaky {
-    inner: SidecarParticipant,
-    seen: Rc<RefCell<HashMap<Vec<u8>, Vec<u8>>>>,
+/// A real participant with a bug seeded around it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Bug {
+    /// Opens every frame anyone in the call sent: what a client that kept old epochs' keys,
+    /// or was handed them, would do.
+    Leaky,
+    /// Takes every user id as recognized (ignores op 11/13).
+    TrustsEveryone,
+    /// Shows a roster without users it was not told of by op 11 at connect time.
+    HidesLateUsers,
 }
 
-impl Participant for Leaky {
+struct Seeded {
+    inner: SidecarParticipant,
+    bug: Bug,
+    seen: Rc<RefCell<HashMap<Vec<u8>, Vec<u8>>>>,
+    shown_roster: Option<Vec<u64>>,
+}
+
+impl Seeded {
+    fn recognized<'a>(&self, r: &'a [u64]) -> std::borrow::Cow<'a, [u64]> {
+        if self.bug == Bug::TrustsEveryone {
+            (0..20).map(runner::user_id).collect::<Vec<_>>().into()
+        } else {
+            r.into()
+        }
+    }
+}
+
+impl Participant for Seeded {
     fn implementation(&self) -> &str {
         self.inner.implementation()
     }
@@ -172,13 +209,15 @@ impl Participant for Leaky {
         self.inner.restart()
     }
     fn proposals(&mut self, p: &[u8], r: &[u64]) -> Result<Option<Vec<u8>>, ParticipantError> {
-        self.inner.proposals(p, r)
+        let r = self.recognized(r);
+        self.inner.proposals(p, &r)
     }
     fn commit(&mut self, c: &[u8]) -> Result<bool, ParticipantError> {
         self.inner.commit(c)
     }
     fn welcome(&mut self, w: &[u8], r: &[u64]) -> Result<(), ParticipantError> {
-        self.inner.welcome(w, r)
+        let r = self.recognized(r);
+        self.inner.welcome(w, &r)
     }
     fn prepare(&mut self, t: u16) -> Result<(), ParticipantError> {
         self.inner.prepare(t)
@@ -187,7 +226,15 @@ impl Participant for Leaky {
         self.inner.execute(t)
     }
     fn shown(&mut self) -> Result<Shown, ParticipantError> {
-        self.inner.shown()
+        let mut shown = self.inner.shown()?;
+        if self.bug == Bug::HidesLateUsers {
+            // The first roster it showed is the one it keeps showing.
+            let first = self
+                .shown_roster
+                .get_or_insert_with(|| shown.roster.clone().unwrap_or_default());
+            shown.roster = Some(first.clone());
+        }
+        Ok(shown)
     }
     fn encrypt(&mut self, m: Media, f: &[u8]) -> Result<Option<Vec<u8>>, ParticipantError> {
         let sealed = self.inner.encrypt(m, f)?;
@@ -210,63 +257,223 @@ impl Participant for Leaky {
     }
 }
 
-#[test]
-fn a_participant_that_opens_what_it_is_not_owed_fails_joiner_and_removed_checks() {
+/// Runs shipped scenario `name` with every seat `imp` and `bug` seeded around every seat.
+fn run_seeded(name: &str, imp: Implementation, bug: Bug) -> Vec<Check> {
     let scenario = scenario::shipped()
         .into_iter()
-        .find(|s| s.name == "join-leave")
+        .find(|s| s.name == name)
         .unwrap();
+    let sidecar = Rc::new(RefCell::new(
+        Sidecar::start(imp).expect("bash scripts/setup.sh"),
+    ));
+    let seen = Rc::new(RefCell::new(HashMap::new()));
+    let participants: Vec<Box<dyn Participant>> = (0..scenario.seats.len())
+        .map(|i| {
+            let inner =
+                SidecarParticipant::new(sidecar.clone(), runner::user_id(i), CHANNEL).unwrap();
+            Box::new(Seeded {
+                inner,
+                bug,
+                seen: seen.clone(),
+                shown_roster: None,
+            }) as Box<dyn Participant>
+        })
+        .collect();
+    let outcome = runner::run_with(&scenario, participants, None);
+    RunRecord {
+        scenario: scenario.name.clone(),
+        assignment: BTreeMap::new(),
+        control: None,
+        outcome,
+    }
+    .checks()
+}
+
+fn verdict_of(checks: &[Check], name: &str) -> (Verdict, String) {
+    let c = checks
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no {name}"));
+    (c.verdict, c.reason.clone())
+}
+
+#[test]
+fn a_participant_that_opens_what_it_is_not_owed_fails_joiner_and_removed_checks() {
     for imp in Implementation::ALL {
-        let sidecar = Rc::new(RefCell::new(
-            Sidecar::start(imp).expect("bash scripts/setup.sh"),
-        ));
-        let seen = Rc::new(RefCell::new(HashMap::new()));
-        let participants: Vec<Box<dyn Participant>> = (0..scenario.seats.len())
-            .map(|i| {
-                let inner =
-                    SidecarParticipant::new(sidecar.clone(), runner::user_id(i), CHANNEL).unwrap();
-                Box::new(Leaky {
-                    inner,
-                    seen: seen.clone(),
-                }) as Box<dyn Participant>
-            })
-            .collect();
-        let outcome = runner::run_with(&scenario, participants, None);
-        let record = RunRecord {
-            scenario: scenario.name.clone(),
-            assignment: BTreeMap::new(),
-            control: None,
-            outcome,
-        };
-        let checks = record.checks();
-        let verdict = |name: &str| checks.iter().find(|c| c.name == name).unwrap().verdict;
+        let checks = run_seeded("join-leave", imp, Bug::Leaky);
         assert_eq!(
-            verdict("dave-joiner-blind"),
+            verdict_of(&checks, "dave-removed-blind").0,
             Verdict::Fail,
             "{}",
             imp.name()
         );
         assert_eq!(
-            verdict("dave-removed-blind"),
-            Verdict::Fail,
-            "{}",
-            imp.name()
-        );
-        assert_eq!(
-            verdict("dave-members-read"),
+            verdict_of(&checks, "dave-members-read").0,
             Verdict::Pass,
             "{}",
             imp.name()
         );
-        let joiner = checks
-            .iter()
-            .find(|c| c.name == "dave-joiner-blind")
-            .unwrap();
+        let (v, reason) = verdict_of(&checks, "dave-joiner-blind");
+        assert_eq!(v, Verdict::Fail, "{}", imp.name());
         assert!(
-            joiner.reason.contains("C opened A's Opus frame of step 2"),
-            "{}",
-            joiner.reason
+            reason.contains("C opened A's Opus frame of step 2"),
+            "{reason}"
         );
+        // ...and it takes a replayed frame: the tamper probe's check fails.
+        let (v, reason) = verdict_of(
+            &run_seeded("probe-tamper", imp, Bug::Leaky),
+            "dave-frame-integrity",
+        );
+        assert_eq!(v, Verdict::Fail, "{}", imp.name());
+        assert!(reason.contains("accepted a replay of"), "{reason}");
+    }
+}
+
+#[test]
+fn probes_fail_on_their_seeded_bugs() {
+    for imp in Implementation::ALL {
+        // A client that takes every user id as recognized commits the unannounced ghost...
+        let checks = run_seeded("probe-unrecognized-add", imp, Bug::TrustsEveryone);
+        let (v, reason) = verdict_of(&checks, "dave-refuses-unrecognized-add");
+        assert_eq!(v, Verdict::Fail, "{}", imp.name());
+        assert!(reason.contains("committed the Add of G"), "{reason}");
+        let checks = run_seeded("probe-batch-ghost", imp, Bug::TrustsEveryone);
+        assert_eq!(
+            verdict_of(&checks, "dave-refuses-batch-with-unrecognized-add").0,
+            Verdict::Fail
+        );
+        // ...and accepts a Welcome listing a user it was never told of.
+        let checks = run_seeded("probe-welcome-ghost", imp, Bug::TrustsEveryone);
+        let (v, reason) = verdict_of(&checks, "dave-welcome-refuses-unrecognized");
+        assert_eq!(v, Verdict::Fail, "{}", imp.name());
+        assert!(
+            reason.contains("J (") && reason.contains("accepted a Welcome"),
+            "{reason}"
+        );
+        // A client whose roster never shows later users hides the gateway's ghost.
+        let checks = run_seeded("probe-recognized-ghost", imp, Bug::HidesLateUsers);
+        let (v, reason) = verdict_of(&checks, "dave-ghost-visible");
+        assert_eq!(v, Verdict::Fail, "{}", imp.name());
+        assert!(reason.contains("does not list it"), "{reason}");
+    }
+}
+
+#[test]
+fn probes_find_what_each_implementation_does() {
+    let scenarios = probes();
+    let jobs = dave::jobs(&scenarios, &Implementation::ALL, None);
+    let records = dave::execute(&scenarios, &jobs, &|_, _| {});
+    let mut by: BTreeMap<(String, String, Verdict), usize> = BTreeMap::new();
+    for r in &records {
+        for c in r.checks() {
+            *by.entry((r.scenario.clone(), c.name.clone(), c.verdict))
+                .or_default() += 1;
+            let evidence = c.evidence.map(|e| e.steps.join("\n")).unwrap_or_default();
+            match (r.scenario.as_str(), c.name.as_str()) {
+                ("probe-unrecognized-add", "dave-refuses-unrecognized-add") => {
+                    assert_eq!(c.verdict, Verdict::Pass, "{}", c.reason);
+                    for (seat, imp) in [("A", &r.assignment["A"]), ("B", &r.assignment["B"])] {
+                        let why = if imp == "libdave" {
+                            "ValidateProposalMessage: Unexpected user ID in add proposal"
+                        } else {
+                            "UnexpectedUser(1090000000000000003)"
+                        };
+                        assert!(
+                            evidence.contains(&format!("{seat} ({imp}) refused"))
+                                && evidence.contains(why),
+                            "{evidence}"
+                        );
+                    }
+                }
+                ("probe-recognized-ghost", "dave-ghost-visible") => {
+                    assert_eq!(c.verdict, Verdict::Pass, "{}", c.reason);
+                    assert!(
+                        evidence.contains("comparing codes does not reveal G"),
+                        "{evidence}"
+                    );
+                }
+                ("probe-recognized-ghost", "dave-gateway-blind") => {
+                    assert_eq!(c.verdict, Verdict::Fail);
+                    assert!(
+                        c.reason
+                            .contains("the gateway's own client G opened A's Opus frame of step 4"),
+                        "{}",
+                        c.reason
+                    );
+                }
+                ("probe-batch-ghost", "dave-refuses-batch-with-unrecognized-add") => {
+                    // The committers are A and B: davey among them keeps C's Add queued.
+                    let davey_commits =
+                        r.assignment["A"] == "davey" || r.assignment["B"] == "davey";
+                    if davey_commits {
+                        assert_eq!(c.verdict, Verdict::Fail);
+                        assert!(
+                            c.reason
+                                .contains("InvalidRoster(DuplicateUser(1090000000000000003))"),
+                            "{}",
+                            c.reason
+                        );
+                    } else {
+                        assert_eq!(c.verdict, Verdict::Pass, "{}", c.reason);
+                    }
+                }
+                ("probe-welcome-ghost", "dave-welcome-refuses-unrecognized") => {
+                    assert_eq!(c.verdict, Verdict::Pass, "{}", c.reason);
+                    let why = if r.assignment["J"] == "libdave" {
+                        "VerifyWelcomeState: Welcome message lists unrecognized user ID"
+                    } else {
+                        "UnrecognizedUser"
+                    };
+                    assert!(evidence.contains(why), "{evidence}");
+                }
+                ("probe-tamper", "dave-frame-integrity") => {
+                    assert_eq!(c.verdict, Verdict::Pass, "{}", c.reason);
+                    assert!(
+                        evidence.contains("plays Opus silence injected as"),
+                        "{evidence}"
+                    );
+                }
+                (_, "dave-gateway-blind") => assert_eq!(c.verdict, Verdict::Pass, "{}", c.reason),
+                _ => assert_ne!(
+                    c.verdict,
+                    Verdict::Fail,
+                    "{} {}: {}",
+                    r.scenario,
+                    c.name,
+                    c.reason
+                ),
+            }
+        }
+    }
+    // Every probe asked its question in every run.
+    for (scenario, probe, runs) in [
+        (
+            "probe-unrecognized-add",
+            "dave-refuses-unrecognized-add",
+            16,
+        ),
+        ("probe-recognized-ghost", "dave-ghost-visible", 8),
+        (
+            "probe-batch-ghost",
+            "dave-refuses-batch-with-unrecognized-add",
+            16,
+        ),
+        (
+            "probe-welcome-ghost",
+            "dave-welcome-refuses-unrecognized",
+            16,
+        ),
+        ("probe-tamper", "dave-frame-integrity", 8),
+    ] {
+        let asked: usize = [Verdict::Pass, Verdict::Fail]
+            .iter()
+            .map(|&v| {
+                by.get(&(scenario.into(), probe.into(), v))
+                    .copied()
+                    .unwrap_or(0)
+            })
+            .sum();
+        assert_eq!(asked, runs, "{scenario} {probe}: {by:?}");
     }
 }
 
