@@ -7,7 +7,8 @@ use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub struct DaveArgs {
-    /// Implementations that play the seats (comma-separated: libdave, davey) [default: all].
+    /// Implementations that play the seats (comma-separated: libdave, davey, ours)
+    /// [default: all].
     #[arg(long, value_name = "NAMES", value_delimiter = ',')]
     participants: Option<Vec<String>>,
     /// Scenario files to run instead of the shipped ones (harness/dave-scenarios/).
@@ -38,7 +39,9 @@ pub fn run(args: DaveArgs) -> anyhow::Result<u8> {
             .iter()
             .map(|n| {
                 Implementation::parse(n).ok_or_else(|| {
-                    anyhow::anyhow!("--participants: unknown implementation `{n}` (libdave, davey)")
+                    anyhow::anyhow!(
+                        "--participants: unknown implementation `{n}` (libdave, davey, ours)"
+                    )
                 })
             })
             .collect::<anyhow::Result<_>>()?,
@@ -46,17 +49,27 @@ pub fn run(args: DaveArgs) -> anyhow::Result<u8> {
     // A missing sidecar is a set-up problem, named with its fix before any run starts.
     let mut components = Vec::new();
     for &i in &implementations {
-        let sidecar = dave::participant::Sidecar::start(i)?;
+        let (version, role) = if i == Implementation::Ours {
+            (
+                Implementation::ours_version(),
+                "DAVE participant (in process)",
+            )
+        } else {
+            let sidecar = dave::participant::Sidecar::start(i)?;
+            (sidecar.version.clone(), "DAVE participant (sidecar)")
+        };
         components.push(crate::results::Component {
             name: i.name().into(),
-            version: sidecar.version.clone(),
-            role: "DAVE participant (sidecar)".into(),
+            version,
+            role: role.into(),
         });
     }
     if args.control == Some(Control::Escrow)
         && !implementations.iter().any(|i| i.exposes_media_keys())
     {
-        anyhow::bail!("--control escrow needs davey among --participants (libdave exposes no key)");
+        anyhow::bail!(
+            "--control escrow needs davey or ours among --participants (libdave exposes no key)"
+        );
     }
     let mut errors = Vec::new();
     let scenarios: Vec<scenario::Scenario> = if args.scenario.is_empty() {

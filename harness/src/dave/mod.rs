@@ -2,7 +2,7 @@
 //! by a voice gateway that is the group's external sender and decides who is "recognized", with
 //! media under DAVE's per-sender frame transform. This level makes the harness that gateway,
 //! honest and hostile, and asks the real clients: libdave through PyPI's `dave.py` and the
-//! davey crate, each in a sidecar process ([`participant`]).
+//! davey crate, each in a sidecar process ([`participant`]), and ours on mls-rs ([`ours`]).
 //!
 //! [`wire`]: the gateway opcodes as bytes and JSON. [`code`]: the displayable verification
 //! codes. [`frame`]: the media ratchet and secure-frame format. [`gateway`]: the external
@@ -11,6 +11,7 @@
 pub mod code;
 pub mod frame;
 pub mod gateway;
+pub mod ours;
 pub mod participant;
 pub mod runner;
 pub mod scenario;

@@ -110,19 +110,27 @@ pub trait Participant {
 /// The implementations the harness drives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Implementation {
+    // Sidecars first: `Sidecar::start` for each is what `e2ee dave` checks before it runs.
     /// Discord's libdave (C++ on MLSpp), PyPI's dave.py wheel, in `.venv-dave`.
     Libdave,
     /// The davey crate (Rust on OpenMLS 0.8), built by `scripts/setup.sh`.
     Davey,
+    /// Ours, in process, on mls-rs ([`super::ours`]).
+    Ours,
 }
 
 impl Implementation {
-    pub const ALL: [Implementation; 2] = [Implementation::Libdave, Implementation::Davey];
+    pub const ALL: [Implementation; 3] = [
+        Implementation::Libdave,
+        Implementation::Davey,
+        Implementation::Ours,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Implementation::Libdave => "libdave",
             Implementation::Davey => "davey",
+            Implementation::Ours => super::ours::NAME,
         }
     }
 
@@ -132,7 +140,7 @@ impl Implementation {
 
     /// Whether the implementation can hand over a media key (the escrow control needs one).
     pub fn exposes_media_keys(self) -> bool {
-        matches!(self, Implementation::Davey)
+        matches!(self, Implementation::Davey | Implementation::Ours)
     }
 
     /// The command that runs its sidecar.
@@ -166,6 +174,9 @@ impl Implementation {
                 }
                 Ok(Command::new(binary))
             }
+            Implementation::Ours => Err(ParticipantError::Gone(
+                "ours runs in process: it has no sidecar".into(),
+            )),
         }
     }
 }
@@ -437,5 +448,39 @@ impl Participant for SidecarParticipant {
     fn media_key(&mut self, user: u64) -> Result<Vec<u8>, ParticipantError> {
         let a = self.call("media_key", json!({"user": user.to_string()}))?;
         self.required(&a, "media_key")
+    }
+}
+
+impl Implementation {
+    /// Starts the implementation for one user: a session in `sidecars` (started on first use)
+    /// or, for ours, an in-process participant. Reports the version it runs.
+    pub fn participant(
+        self,
+        sidecars: &mut std::collections::BTreeMap<Implementation, Rc<RefCell<Sidecar>>>,
+        user: u64,
+        channel: u64,
+    ) -> Result<(Box<dyn Participant>, String), ParticipantError> {
+        if self == Implementation::Ours {
+            let p = super::ours::Ours::new(user, channel)?;
+            return Ok((Box::new(p), Implementation::ours_version()));
+        }
+        let sidecar = match sidecars.get(&self) {
+            Some(s) => s.clone(),
+            None => {
+                let s = Rc::new(RefCell::new(Sidecar::start(self)?));
+                sidecars.insert(self, s.clone());
+                s
+            }
+        };
+        let version = sidecar.borrow().version.clone();
+        Ok((
+            Box::new(SidecarParticipant::new(sidecar, user, channel)?),
+            version,
+        ))
+    }
+
+    /// "e2ee 0.1.0 on mls-rs 0.57".
+    pub fn ours_version() -> String {
+        format!("e2ee {} on mls-rs 0.57", env!("CARGO_PKG_VERSION"))
     }
 }

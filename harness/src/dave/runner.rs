@@ -18,9 +18,7 @@ use serde_json::json;
 
 use super::frame::{self, SecureFrame};
 use super::gateway::{Change, Gateway, InFlight};
-use super::participant::{
-    Implementation, Media, Participant, ParticipantError, Sidecar, SidecarParticipant,
-};
+use super::participant::{Implementation, Media, Participant, ParticipantError, Sidecar};
 use super::scenario::{Scenario, Step};
 use super::wire::{Frame, ToClient};
 use crate::interop::delivery::{DeliveryService, Kind};
@@ -159,20 +157,11 @@ pub fn run(
     let mut participants = Vec::new();
     let mut sidecars: BTreeMap<Implementation, Rc<RefCell<Sidecar>>> = BTreeMap::new();
     for (i, &imp) in assignment.iter().enumerate().take(scenario.seats.len()) {
-        let sidecar = match sidecars.get(&imp) {
-            Some(s) => s.clone(),
-            None => match Sidecar::start(imp) {
-                Ok(s) => {
-                    versions.insert(imp.name().to_string(), s.version.clone());
-                    let s = Rc::new(RefCell::new(s));
-                    sidecars.insert(imp, s.clone());
-                    s
-                }
-                Err(e) => return RunOutcome::stopped(e),
-            },
-        };
-        match SidecarParticipant::new(sidecar, user_id(i), CHANNEL) {
-            Ok(p) => participants.push(Box::new(p) as Box<dyn Participant>),
+        match imp.participant(&mut sidecars, user_id(i), CHANNEL) {
+            Ok((p, version)) => {
+                versions.insert(imp.name().to_string(), version);
+                participants.push(p);
+            }
             Err(e) => return RunOutcome::stopped(e),
         }
     }
@@ -707,10 +696,7 @@ impl Call<'_> {
         self.transition_to(t, &ready)?;
         // Op 31 from each that could not process its op 29/30: it resets and sends a new key
         // package; the gateway removes its leaf and adds it again in the next epoch.
-        for s in invalid {
-            self.recover(s, t)?;
-        }
-        Ok(())
+        self.recover(invalid, t)
     }
 
     /// Op 27 to one committer: its op 28, if it made one. One the proposals remove may refuse.
@@ -852,50 +838,79 @@ impl Call<'_> {
     }
 
     /// After op 31: the client resets and sends a new key package; remove and re-add it.
-    fn recover(&mut self, s: usize, t: u16) -> Res {
+    fn recover(&mut self, invalid: Vec<usize>, t: u16) -> Res {
+        if invalid.is_empty() {
+            return Ok(());
+        }
         // A client that fails every Welcome would have the gateway re-add it forever.
         self.recoveries += 1;
+        let names: Vec<String> = invalid
+            .iter()
+            .map(|&s| self.seats[s].name.clone())
+            .collect();
         if self.recoveries > 3 {
             self.fail_handshake(format!(
                 "{} failed again after 3 recoveries in this step: the gateway gives up",
-                self.seats[s].name
+                names.join(", ")
             ));
             return Ok(());
         }
-        let bytes = json!({"op": 31, "d": {"transition_id": t}})
-            .to_string()
-            .into_bytes();
-        self.carry_from(s, Kind::Signal, bytes);
-        self.note(format!("{} sent op 31 and recovers", self.seats[s].name));
-        // Pending again: no proposals or commits for it until its new Welcome.
-        self.seats[s].member = false;
-        match self.seats[s].participant.restart() {
-            Ok(kp) => {
-                self.carry_from(s, Kind::KeyPackage, kp.clone());
-                self.seats[s].key_package = Some(kp);
-                self.seats[s].has_send_key = false;
+        // Pending again, all of them, before any proposal goes out.
+        for &s in &invalid {
+            self.seats[s].member = false;
+        }
+        let mut again = Vec::new();
+        for &s in &invalid {
+            let bytes = json!({"op": 31, "d": {"transition_id": t}})
+                .to_string()
+                .into_bytes();
+            self.carry_from(s, Kind::Signal, bytes);
+            self.note(format!("{} sent op 31 and recovers", self.seats[s].name));
+            if self.seats[s].ghost {
+                continue; // the gateway does not re-add its own client
             }
-            Err(e) => {
-                let e = gone(e)?;
-                self.fail_handshake(format!(
-                    "{} could not reset after op 31: {e}",
-                    self.seats[s].name
-                ));
-                return Ok(());
+            match self.seats[s].participant.restart() {
+                Ok(kp) => {
+                    self.carry_from(s, Kind::KeyPackage, kp.clone());
+                    self.seats[s].key_package = Some(kp);
+                    self.seats[s].has_send_key = false;
+                    again.push(s);
+                }
+                Err(e) => {
+                    let e = gone(e)?;
+                    self.fail_handshake(format!(
+                        "{} could not reset after op 31: {e}",
+                        self.seats[s].name
+                    ));
+                }
             }
         }
-        let others = self.members().into_iter().filter(|&m| m != s).count();
+        // The gateway removes their leaves, and a ghost no one announced to a joiner that
+        // refused a Welcome listing it; then adds them again, in one commit.
+        let roster = self.gateway.roster();
+        let mut removes: Vec<usize> = invalid
+            .iter()
+            .copied()
+            .filter(|&s| roster.contains(&self.seats[s].user))
+            .collect();
+        for g in 0..self.seats.len() {
+            let seat = &self.seats[g];
+            if seat.ghost && !seat.connected && roster.contains(&seat.user) && !removes.contains(&g)
+            {
+                removes.push(g);
+                self.seats[g].member = false;
+            }
+        }
+        let others = self
+            .members()
+            .into_iter()
+            .filter(|&m| self.seats[m].connected)
+            .count();
         if others == 0 {
             self.gateway.reset();
-            self.seats[s].member = false;
-            return Ok(());
+            return self.group_round(&again, &[], None);
         }
-        // A joiner that refused a Welcome listing the gateway's ghost gets one without it.
-        let ghosts: Vec<usize> = (0..self.seats.len())
-            .filter(|&g| self.seats[g].ghost && self.seats[g].member && !self.seats[g].connected)
-            .collect();
-        let removes: Vec<usize> = std::iter::once(s).chain(ghosts).collect();
-        self.group_round(&[s], &removes, None)
+        self.group_round(&again, &removes, None)
     }
 
     fn who(&self, s: usize) -> String {
