@@ -156,8 +156,14 @@ class Sidecar:
             out = d.decrypt(MEDIA[request["media"]], unhex(request, "frame"))
             return {"frame": out.hex() if out is not None else None}
         if op == "fingerprint":
-            future = s.get_pairwise_fingerprint(0, str(int(request["other"])))
-            out = self.loop.run_until_complete(asyncio.wait_for(future, 30))
+            other = str(int(request["other"]))
+
+            async def fingerprint():
+                # dave.py resolves the future from a C++ thread through the running loop, so
+                # it must be asked for inside one.
+                return await s.get_pairwise_fingerprint(0, other)
+
+            out = self.loop.run_until_complete(asyncio.wait_for(fingerprint(), 30))
             return {"fingerprint": out.hex() if out is not None else None}
         if op == "media_key":
             raise NotImplementedError("dave.py exposes no key ratchet bytes")

@@ -55,7 +55,7 @@ fn count(t: &BTreeMap<(String, Verdict), usize>, name: &str, v: Verdict) -> usiz
 }
 
 #[test]
-fn every_assignment_of_libdave_and_davey_passes_every_scenario() {
+fn every_assignment_of_libdave_davey_and_ours_passes_every_scenario() {
     let records = run_all(None);
     // 3^seats assignments: create, kick, join-leave, sole-member-reset, invalid-welcome have
     // 3 seats; batch-join and revoke 4 (probes are tested below).
@@ -398,6 +398,18 @@ fn probes_find_what_each_implementation_does() {
                         evidence.contains("comparing codes does not reveal G"),
                         "{evidence}"
                     );
+                    // All three compute the same pairwise fingerprint with the ghost.
+                    assert!(
+                        !evidence.contains("gave no pairwise fingerprint"),
+                        "{evidence}"
+                    );
+                    assert_eq!(
+                        evidence
+                            .matches("compute the same pairwise verification code")
+                            .count(),
+                        2,
+                        "{evidence}"
+                    );
                 }
                 ("probe-recognized-ghost", "dave-gateway-blind") => {
                     assert_eq!(c.verdict, Verdict::Fail);
@@ -570,6 +582,44 @@ fn cli_runs_a_scenario_and_names_what_it_cannot_read() {
         "{all}"
     );
     assert!(all.contains("dave/good"), "{all}");
+
+    // The two findings are known: with the shipped expectations they are expected-fail, exit 0.
+    let known = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../expectations/known-findings.toml");
+    let record = dir.join("known.json");
+    let out = e2ee(
+        &[
+            "dave",
+            "--only",
+            "probe-recognized-ghost,probe-batch-ghost",
+            "--expect",
+            known.to_str().unwrap(),
+            "--json",
+            record.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let run = e2ee_harness::results::Run::read_json(&record).unwrap();
+    let met: Vec<&str> = run
+        .expectations
+        .iter()
+        .filter(|e| e.status == e2ee_harness::results::ExpectationStatus::Met)
+        .map(|e| e.id.as_str())
+        .collect();
+    assert_eq!(
+        met,
+        [
+            "dave-gateway-names-members",
+            "davey-refused-batch-keeps-proposals"
+        ]
+    );
+    assert!(run.checks.iter().all(|c| c.verdict != Verdict::Fail));
 
     // Usage errors: exit 2 with the reason.
     let out = e2ee(&["dave", "--participants", "dave-rs"], &[]);

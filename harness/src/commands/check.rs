@@ -53,6 +53,12 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
         checks.extend(check_interop(vectors, out)?);
         writeln!(
             out,
+            "\nImplementation level: Discord's DAVE, libdave × davey × ours in every seat of every \
+         scenario, through our voice gateway, honest and hostile\n"
+        )?;
+        checks.extend(check_dave(out)?);
+        writeln!(
+            out,
             "\nDeployment level: the default live call (4 participants, openmls and mls-rs, \
          every event) through the recording SFU\n"
         )?;
@@ -94,6 +100,27 @@ fn check_interop(flag: Option<PathBuf>, out: &mut dyn Write) -> anyhow::Result<V
     let records = interop::execute(&configs, &chosen, &jobs, &|_, _| {});
     out.write_all(interop::render(&records, &errors).as_bytes())?;
     Ok(interop::into_checks(&records, &errors))
+}
+
+/// The DAVE level of `e2ee check`: every shipped scenario (honest and probes), every
+/// assignment; skipped, naming the set-up command, where a sidecar is not installed.
+fn check_dave(out: &mut dyn Write) -> anyhow::Result<Vec<Check>> {
+    use crate::dave::{self, participant::Implementation, scenario};
+    for imp in Implementation::ALL {
+        if imp == Implementation::Ours {
+            continue;
+        }
+        if let Err(e) = dave::participant::Sidecar::start(imp) {
+            let why = e.to_string();
+            writeln!(out, "skipped: {why}")?;
+            return Ok(vec![skipped_level("dave", "DAVE participants", &why)]);
+        }
+    }
+    let scenarios = scenario::shipped();
+    let jobs = dave::jobs(&scenarios, &Implementation::ALL, None);
+    let records = dave::execute(&scenarios, &jobs, &|_, _| {});
+    out.write_all(dave::render(&records).as_bytes())?;
+    Ok(dave::into_checks(&records))
 }
 
 /// The default live call and its four checks.

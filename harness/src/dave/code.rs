@@ -26,6 +26,29 @@ pub fn voice_privacy_code(epoch_authenticator: &[u8]) -> Option<String> {
     displayable(epoch_authenticator, 30, 5)
 }
 
+/// The pairwise verification fingerprint of two users (daveprotocol.com "Verification
+/// Fingerprint"; libdave `GetPairwiseFingerprint`): scrypt over the two key fingerprints
+/// `u16 version 0 || signature key || u64 user id (BE)`, sorted, 64 bytes.
+pub fn pairwise_fingerprint(ours: (&[u8], u64), theirs: (&[u8], u64)) -> Vec<u8> {
+    const SALT: [u8; 16] = [
+        0x24, 0xca, 0xb1, 0x7a, 0x7a, 0xf8, 0xec, 0x2b, 0x82, 0xb4, 0x12, 0xb9, 0x2d, 0xab, 0x19,
+        0x2e,
+    ];
+    let key_fingerprint =
+        |(key, user): (&[u8], u64)| [&0u16.to_be_bytes()[..], key, &user.to_be_bytes()].concat();
+    let mut pair = [key_fingerprint(ours), key_fingerprint(theirs)];
+    pair.sort();
+    let params = scrypt::Params::new(14, 8, 2, 64).expect("DAVE's scrypt parameters are valid");
+    let mut out = vec![0u8; 64];
+    scrypt::scrypt(&pair.concat(), &SALT, &params, &mut out).expect("64 bytes is a valid length");
+    out
+}
+
+/// The 45-digit verification code of a pairwise fingerprint (davey `get_verification_code`).
+pub fn verification_code(fingerprint: &[u8]) -> Option<String> {
+    displayable(fingerprint, 45, 5)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,5 +78,20 @@ mod tests {
         assert_eq!(displayable(&[1, 2, 3], 5, 5), None);
         assert_eq!(displayable(&[0; 10], 10, 3), None);
         assert_eq!(displayable(&[0; 18], 18, 9), None);
+    }
+
+    /// libdave's `PairwiseFingerprint-test.ts`: (zeros(33), 1234) with (zeros(65), 5678).
+    #[test]
+    fn pairwise_fingerprint_matches_libdave() {
+        let fp = pairwise_fingerprint((&[0u8; 33], 1234), (&[0u8; 65], 5678));
+        assert_eq!(fp.len(), 64);
+        assert_eq!(&fp[..8], &[133, 129, 241, 44, 36, 135, 79, 195]);
+        assert_eq!(&fp[62..], &[164, 60]);
+        // Symmetric: each side computes the same.
+        assert_eq!(
+            fp,
+            pairwise_fingerprint((&[0u8; 65], 5678), (&[0u8; 33], 1234))
+        );
+        assert_eq!(verification_code(&fp).map(|c| c.len()), Some(45));
     }
 }

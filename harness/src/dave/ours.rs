@@ -573,11 +573,25 @@ impl Participant for Ours {
         Ok(None)
     }
 
-    fn fingerprint(&mut self, _other: u64) -> Result<Option<Vec<u8>>, ParticipantError> {
-        Err(refused(
-            "fingerprint",
-            "ours does not compute pairwise fingerprints yet",
-        ))
+    fn fingerprint(&mut self, other: u64) -> Result<Option<Vec<u8>>, ParticipantError> {
+        let Some(group) = self.group.as_ref().filter(|_| self.established) else {
+            return Ok(None);
+        };
+        let key_of = |user: u64| {
+            group
+                .roster()
+                .members()
+                .into_iter()
+                .find(|m| user_of(&m.signing_identity) == Some(user))
+                .map(|m| m.signing_identity.signature_key.as_bytes().to_vec())
+        };
+        let (Some(mine), Some(theirs)) = (key_of(self.user), key_of(other)) else {
+            return Ok(None);
+        };
+        Ok(Some(super::code::pairwise_fingerprint(
+            (&mine, self.user),
+            (&theirs, other),
+        )))
     }
 
     fn media_key(&mut self, user: u64) -> Result<Vec<u8>, ParticipantError> {

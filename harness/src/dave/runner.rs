@@ -1139,6 +1139,34 @@ impl Call<'_> {
                 "every member, {ghost} included, shows the same code: comparing codes does not reveal {ghost}"
             ));
         }
+        // The pairwise fingerprint a user would compare with the ghost's "user": both sides
+        // compute it from the keys in the tree, so it matches; it proves only that the member
+        // talks to whoever holds the ghost's key, which is the gateway.
+        if self.seats[g].member {
+            for m in self.members().into_iter().filter(|&m| m != g) {
+                let mine = self.seats[m].participant.fingerprint(ghost_user);
+                let member_user = self.seats[m].user;
+                let theirs = self.seats[g].participant.fingerprint(member_user);
+                let who = self.who(m);
+                match (mine, theirs) {
+                    (Ok(Some(a)), Ok(Some(b))) if a == b => observations.push(format!(
+                        "{who} and {ghost} compute the same pairwise verification code {}",
+                        super::code::verification_code(&a).unwrap_or_default()
+                    )),
+                    (Ok(Some(_)), Ok(Some(_))) => observations.push(format!(
+                        "{who} and {ghost} compute different pairwise fingerprints"
+                    )),
+                    (a, b) => {
+                        for r in [a, b] {
+                            if let Err(e) = r {
+                                gone(e)?;
+                            }
+                        }
+                        observations.push(format!("{who} or {ghost} gave no pairwise fingerprint"));
+                    }
+                }
+            }
+        }
         self.finish_probe(ProbeResult {
             name: "dave-ghost-visible",
             question: Question::ServerBlind,
