@@ -39,3 +39,34 @@ impl Spinner {
         let _ = writeln!(std::io::stderr(), "{message}");
     }
 }
+
+/// Runs `run` on every job on `workers` threads (at least one), each taking the next job as it
+/// finishes one; the results in job order. `progress(done, total)` after each.
+pub fn run_pool<J: Sync, R: Send>(
+    jobs: &[J],
+    workers: usize,
+    run: impl Fn(&J) -> R + Sync,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Vec<R> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let out: Mutex<Vec<Option<R>>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..workers.clamp(1, jobs.len().max(1)) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(job) = jobs.get(i) else { break };
+                let result = run(job);
+                out.lock().unwrap()[i] = Some(result);
+                progress(done.fetch_add(1, Ordering::Relaxed) + 1, jobs.len());
+            });
+        }
+    });
+    out.into_inner()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.expect("every job ran"))
+        .collect()
+}

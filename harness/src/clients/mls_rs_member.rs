@@ -126,7 +126,8 @@ impl MlsRules for Rules {
     }
 }
 
-type Config = WithMlsRules<
+/// The mls-rs client configuration of our adapters (also DAVE's, `dave/ours.rs`).
+pub type Config = WithMlsRules<
     Rules,
     WithIdentityProvider<BasicIdentityProvider, WithCryptoProvider<RustCryptoProvider, BaseConfig>>,
 >;

@@ -18,8 +18,6 @@ pub mod scenario;
 pub mod wire;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use crate::results::{Check, Evidence, Handshake, Question, Scope, Verdict};
 use participant::Implementation;
@@ -78,38 +76,26 @@ pub fn execute(
     jobs: &[Job],
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Vec<RunRecord> {
-    let next = AtomicUsize::new(0);
-    let done = AtomicUsize::new(0);
-    let out: Mutex<Vec<Option<RunRecord>>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
     let workers = 2 * std::thread::available_parallelism().map_or(1, |n| n.get());
-    std::thread::scope(|scope| {
-        for _ in 0..workers.min(jobs.len().max(1)) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(job) = jobs.get(i) else { break };
-                let s = &scenarios[job.scenario];
-                let outcome = runner::run(s, &job.assignment, job.control);
-                let record = RunRecord {
-                    scenario: s.name.clone(),
-                    assignment: s
-                        .seats
-                        .iter()
-                        .zip(&job.assignment)
-                        .map(|(seat, imp)| (seat.clone(), imp.name().to_string()))
-                        .collect(),
-                    control: job.control,
-                    outcome,
-                };
-                out.lock().unwrap()[i] = Some(record);
-                progress(done.fetch_add(1, Ordering::Relaxed) + 1, jobs.len());
-            });
-        }
-    });
-    out.into_inner()
-        .unwrap()
-        .into_iter()
-        .map(|r| r.expect("every job ran"))
-        .collect()
+    crate::progress::run_pool(
+        jobs,
+        workers,
+        |job| {
+            let s = &scenarios[job.scenario];
+            RunRecord {
+                scenario: s.name.clone(),
+                assignment: s
+                    .seats
+                    .iter()
+                    .zip(&job.assignment)
+                    .map(|(seat, imp)| (seat.clone(), imp.name().to_string()))
+                    .collect(),
+                control: job.control,
+                outcome: runner::run(s, &job.assignment, job.control),
+            }
+        },
+        progress,
+    )
 }
 
 impl RunRecord {

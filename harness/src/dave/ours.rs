@@ -11,26 +11,17 @@
 //! refused.
 
 use std::collections::{BTreeMap, HashSet};
-use std::convert::Infallible;
 
-use mls_rs::client_builder::{
-    BaseConfig, PaddingMode, WithCryptoProvider, WithIdentityProvider, WithMlsRules,
-};
 use mls_rs::extension::built_in::ExternalSendersExt;
 use mls_rs::group::proposal::Proposal;
-use mls_rs::group::{CommitEffect, ReceivedMessage, Roster};
+use mls_rs::group::{CommitEffect, ReceivedMessage};
 use mls_rs::identity::basic::{BasicCredential, BasicIdentityProvider};
 use mls_rs::identity::SigningIdentity;
 use mls_rs::mls_rs_codec::MlsDecode;
-use mls_rs::mls_rules::{
-    CommitDirection, CommitOptions, CommitSource, EncryptionOptions, ProposalBundle,
-};
 use mls_rs::time::MlsTime;
 use mls_rs::{
     CipherSuite, CipherSuiteProvider, Client, CryptoProvider, ExtensionList, Group, MlsMessage,
-    MlsRules,
 };
-use mls_rs_core::group::GroupContext;
 use mls_rs_crypto_rustcrypto::RustCryptoProvider;
 
 use super::frame::{self, SecureFrame, EXPORTER_LABEL, OPUS_SILENCE};
@@ -38,49 +29,10 @@ use super::participant::{Media, Participant, ParticipantError, Shown};
 
 pub const NAME: &str = "ours";
 
-/// DAVE's rules for every group: PublicMessage handshakes, the tree in the Welcome, no path
-/// forced (libdave `CommitOpts{inline_tree=true, force_path=false}`).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct DaveRules;
-
-impl MlsRules for DaveRules {
-    type Error = Infallible;
-
-    fn filter_proposals(
-        &self,
-        _: CommitDirection,
-        _: CommitSource,
-        _: &Roster,
-        _: &GroupContext,
-        proposals: ProposalBundle,
-    ) -> Result<ProposalBundle, Infallible> {
-        Ok(proposals)
-    }
-
-    fn commit_options(
-        &self,
-        _: &Roster,
-        _: &GroupContext,
-        _: &ProposalBundle,
-    ) -> Result<CommitOptions, Infallible> {
-        Ok(CommitOptions::new()
-            .with_path_required(false)
-            .with_ratchet_tree_extension(true))
-    }
-
-    fn encryption_options(
-        &self,
-        _: &Roster,
-        _: &GroupContext,
-    ) -> Result<EncryptionOptions, Infallible> {
-        Ok(EncryptionOptions::new(false, PaddingMode::None))
-    }
-}
-
-type Config = WithMlsRules<
-    DaveRules,
-    WithIdentityProvider<BasicIdentityProvider, WithCryptoProvider<RustCryptoProvider, BaseConfig>>,
->;
+/// The member adapter's rules, left at their defaults, are DAVE's for every group:
+/// PublicMessage handshakes, the ratchet tree in the Welcome, no path forced (libdave
+/// `CommitOpts{inline_tree=true, force_path=false}`).
+type Config = crate::clients::mls_rs_member::Config;
 
 /// A sender's ratchet of one epoch, with the nonces already opened.
 #[derive(Debug)]
@@ -149,7 +101,7 @@ impl Ours {
         let client = Client::builder()
             .crypto_provider(RustCryptoProvider::new())
             .identity_provider(BasicIdentityProvider::new())
-            .mls_rules(DaveRules)
+            .mls_rules(crate::clients::mls_rs_member::Rules::default())
             .signing_identity(SigningIdentity::new(credential, public), secret, suite)
             // With a timestamp of 0, the lifetime DAVE asks for: 0..2^64-1.
             .key_package_lifetime(std::time::Duration::from_secs(u64::MAX))

@@ -373,18 +373,32 @@ impl Call<'_> {
             self.signal(s, ToClient::ClientsConnect(everyone.clone()));
             let es = self.gateway.external_sender().to_vec();
             self.signal(s, ToClient::ExternalSender(es.clone()));
-            match self.seats[s].participant.start(&es) {
-                Ok(kp) => {
-                    self.carry_from(s, Kind::KeyPackage, kp.clone());
-                    self.seats[s].key_package = Some(kp);
-                }
-                Err(e) => {
-                    let e = gone(e)?;
-                    self.fail_handshake(format!("{} made no key package: {e}", self.seats[s].name));
-                }
-            }
+            let made = self.seats[s].participant.start(&es);
+            self.key_package(s, made, "made no key package")?;
         }
         Ok(())
+    }
+
+    /// Takes a key package a participant made (op 26): carried and kept; a refusal is a
+    /// handshake failure (`what` it could not do). Whether it made one.
+    fn key_package(
+        &mut self,
+        s: usize,
+        made: Result<Vec<u8>, ParticipantError>,
+        what: &str,
+    ) -> Result<bool, ParticipantError> {
+        match made {
+            Ok(kp) => {
+                self.carry_from(s, Kind::KeyPackage, kp.clone());
+                self.seats[s].key_package = Some(kp);
+                Ok(true)
+            }
+            Err(e) => {
+                let e = gone(e)?;
+                self.fail_handshake(format!("{} {what}: {e}", self.who(s)));
+                Ok(false)
+            }
+        }
     }
 
     /// Op 13 to the others.
@@ -435,16 +449,8 @@ impl Call<'_> {
         );
         self.seats[sole].member = false;
         self.note(format!("{} is alone: reset", self.seats[sole].name));
-        match self.seats[sole].participant.restart() {
-            Ok(kp) => {
-                self.carry_from(sole, Kind::KeyPackage, kp.clone());
-                self.seats[sole].key_package = Some(kp);
-            }
-            Err(e) => {
-                let e = gone(e)?;
-                self.fail_handshake(format!("{} could not reset: {e}", self.seats[sole].name));
-            }
-        }
+        let made = self.seats[sole].participant.restart();
+        self.key_package(sole, made, "could not reset")?;
         Ok(())
     }
 
@@ -869,20 +875,10 @@ impl Call<'_> {
             if self.seats[s].ghost {
                 continue; // the gateway does not re-add its own client
             }
-            match self.seats[s].participant.restart() {
-                Ok(kp) => {
-                    self.carry_from(s, Kind::KeyPackage, kp.clone());
-                    self.seats[s].key_package = Some(kp);
-                    self.seats[s].has_send_key = false;
-                    again.push(s);
-                }
-                Err(e) => {
-                    let e = gone(e)?;
-                    self.fail_handshake(format!(
-                        "{} could not reset after op 31: {e}",
-                        self.seats[s].name
-                    ));
-                }
+            let made = self.seats[s].participant.restart();
+            if self.key_package(s, made, "could not reset after op 31")? {
+                self.seats[s].has_send_key = false;
+                again.push(s);
             }
         }
         // The gateway removes their leaves, and a ghost no one announced to a joiner that
@@ -925,21 +921,11 @@ impl Call<'_> {
     fn start_ghost(&mut self, g: usize) -> Result<Option<Vec<u8>>, ParticipantError> {
         self.seats[g].ghost = true;
         let es = self.gateway.external_sender().to_vec();
-        match self.seats[g].participant.start(&es) {
-            Ok(kp) => {
-                self.carry_from(g, Kind::KeyPackage, kp.clone());
-                self.seats[g].key_package = Some(kp.clone());
-                Ok(Some(kp))
-            }
-            Err(e) => {
-                let e = gone(e)?;
-                self.fail_handshake(format!(
-                    "the ghost {} made no key package: {e}",
-                    self.who(g)
-                ));
-                Ok(None)
-            }
-        }
+        let made = self.seats[g].participant.start(&es);
+        Ok(self
+            .key_package(g, made, "(the gateway's ghost) made no key package")?
+            .then(|| self.seats[g].key_package.clone())
+            .flatten())
     }
 
     /// Op 27 with `proposals` to every connected member: who committed (must not), who refused.
@@ -1350,16 +1336,27 @@ impl Call<'_> {
         )
     }
 
-    /// `viewer` tries `f`: members must open it, others must not.
-    fn try_open(&mut self, f: &SentFrame, viewer: usize) -> Res {
+    /// `viewer`'s client given `f`: what it opened, or its refusal; a gone sidecar stops the run.
+    fn decrypt_as(
+        &mut self,
+        f: &SentFrame,
+        viewer: usize,
+    ) -> Result<Result<Option<Vec<u8>>, ParticipantError>, ParticipantError> {
         let sender = self.seats[f.sender].user;
-        let opened = match self.seats[viewer]
+        match self.seats[viewer]
             .participant
             .decrypt(sender, f.media, &f.sealed)
         {
+            Ok(o) => Ok(Ok(o)),
+            Err(e) => gone(e).map(Err),
+        }
+    }
+
+    /// `viewer` tries `f`: members must open it, others must not.
+    fn try_open(&mut self, f: &SentFrame, viewer: usize) -> Res {
+        let opened = match self.decrypt_as(f, viewer)? {
             Ok(o) => o,
             Err(e) => {
-                let e = gone(e)?;
                 if f.entitled.contains(&viewer) {
                     self.out.unread.push(format!(
                         "step {}: {} could not open {}: {e}",
@@ -1440,17 +1437,7 @@ impl Call<'_> {
     }
 
     fn try_open_as_joiner(&mut self, f: &SentFrame, viewer: usize) -> Res {
-        let sender = self.seats[f.sender].user;
-        let opened = match self.seats[viewer]
-            .participant
-            .decrypt(sender, f.media, &f.sealed)
-        {
-            Ok(o) => o,
-            Err(e) => {
-                gone(e)?;
-                None
-            }
-        };
+        let opened = self.decrypt_as(f, viewer)?.unwrap_or(None);
         self.out.joiner_attempts += 1;
         if opened.is_some() {
             self.out.joiner_leaks.push(format!(

@@ -18,8 +18,6 @@ use script::{Config, ScriptError};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -170,31 +168,18 @@ pub fn execute(
     jobs: &[Job],
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Vec<RunRecord> {
-    let next = AtomicUsize::new(0);
-    let done = AtomicUsize::new(0);
-    let out: Mutex<Vec<Option<RunRecord>>> = Mutex::new(vec![None; jobs.len()]);
     // One run at a time when a client is a server that cannot take two (Client::concurrent_runs).
     let workers = if clients.iter().all(|c| c.concurrent_runs()) {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {
         1
     };
-    std::thread::scope(|scope| {
-        for _ in 0..workers.min(jobs.len().max(1)) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(job) = jobs.get(i) else { break };
-                let record = run_one(configs, clients, job);
-                out.lock().unwrap()[i] = Some(record);
-                progress(done.fetch_add(1, Ordering::Relaxed) + 1, jobs.len());
-            });
-        }
-    });
-    out.into_inner()
-        .unwrap()
-        .into_iter()
-        .map(|r| r.expect("every job ran"))
-        .collect()
+    crate::progress::run_pool(
+        jobs,
+        workers,
+        |job| run_one(configs, clients, job),
+        progress,
+    )
 }
 
 fn run_one(configs: &[Config], clients: &[&dyn MemberClient], job: &Job) -> RunRecord {
