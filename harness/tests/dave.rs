@@ -4,10 +4,9 @@
 //! (removed blind, members read), fork (agreement), a participant that opens what it is not
 //! owed (joiner blind, removed blind). Needs `bash scripts/setup.sh` (the sidecars).
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::process::Command;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 use e2ee_harness::dave::participant::{
     Implementation, Media, Participant, ParticipantError, Shown,
@@ -187,7 +186,7 @@ enum Bug {
 struct Seeded {
     inner: Box<dyn Participant>,
     bug: Bug,
-    seen: Rc<RefCell<HashMap<Vec<u8>, Vec<u8>>>>,
+    seen: Arc<Mutex<HashMap<Vec<u8>, Vec<u8>>>>,
     shown_roster: Option<Vec<u64>>,
 }
 
@@ -245,7 +244,7 @@ impl Participant for Seeded {
     fn encrypt(&mut self, m: Media, f: &[u8]) -> Result<Option<Vec<u8>>, ParticipantError> {
         let sealed = self.inner.encrypt(m, f)?;
         if let Some(s) = &sealed {
-            self.seen.borrow_mut().insert(s.clone(), f.to_vec());
+            self.seen.lock().unwrap().insert(s.clone(), f.to_vec());
         }
         Ok(sealed)
     }
@@ -253,7 +252,7 @@ impl Participant for Seeded {
         Ok(self
             .inner
             .decrypt(s, m, f)?
-            .or_else(|| self.seen.borrow().get(f).cloned()))
+            .or_else(|| self.seen.lock().unwrap().get(f).cloned()))
     }
     fn fingerprint(&mut self, o: u64) -> Result<Option<Vec<u8>>, ParticipantError> {
         self.inner.fingerprint(o)
@@ -270,7 +269,7 @@ fn run_seeded(name: &str, imp: Implementation, bug: Bug) -> Vec<Check> {
         .find(|s| s.name == name)
         .unwrap();
     let mut sidecars = BTreeMap::new();
-    let seen = Rc::new(RefCell::new(HashMap::new()));
+    let seen = Arc::new(Mutex::new(HashMap::new()));
     let participants: Vec<Box<dyn Participant>> = (0..scenario.seats.len())
         .map(|i| {
             let (inner, _) = imp

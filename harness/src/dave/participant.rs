@@ -21,11 +21,12 @@
 //! | `fingerprint` | `other` | `fingerprint` |
 //! | `media_key` | `user` | `media_key` (escrow control only) |
 
-use std::cell::RefCell;
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::rc::Rc;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
@@ -71,7 +72,7 @@ pub struct Shown {
 }
 
 /// One DAVE participant (a user in a voice channel), driven by the gateway's opcodes.
-pub trait Participant {
+pub trait Participant: Send {
     /// The implementation's name, as the matrix and the findings name it.
     fn implementation(&self) -> &str;
     fn user_id(&self) -> u64;
@@ -181,12 +182,22 @@ impl Implementation {
     }
 }
 
+/// How long a sidecar may take to answer one request (libdave's scrypt fingerprint, the
+/// slowest, takes ~0.1 s) before the run stops with it named.
+pub const SIDECAR_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A sidecar shared by the participants it holds sessions for.
+pub type SharedSidecar = Arc<Mutex<Sidecar>>;
+
 /// One running sidecar process, shared by the participants it holds sessions for.
 pub struct Sidecar {
     implementation: Implementation,
     child: Child,
     stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
+    /// Its stdout's lines, read on a thread of their own so an answer can be waited for with
+    /// a timeout.
+    lines: Receiver<std::io::Result<String>>,
+    timeout: Duration,
     next_id: u64,
     /// The name and version it reported.
     pub version: String,
@@ -194,8 +205,16 @@ pub struct Sidecar {
 
 impl Sidecar {
     pub fn start(implementation: Implementation) -> Result<Sidecar, ParticipantError> {
-        let mut child = implementation
-            .command()?
+        Sidecar::spawn(implementation, implementation.command()?, SIDECAR_TIMEOUT)
+    }
+
+    /// Runs `command` as `implementation`'s sidecar, waiting up to `timeout` for each answer.
+    fn spawn(
+        implementation: Implementation,
+        mut command: Command,
+        timeout: Duration,
+    ) -> Result<Sidecar, ParticipantError> {
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -208,11 +227,20 @@ impl Sidecar {
             })?;
         let stdin = child.stdin.take().expect("piped");
         let stdout = BufReader::new(child.stdout.take().expect("piped"));
+        let (send, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines() {
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
         let mut sidecar = Sidecar {
             implementation,
             child,
             stdin,
-            stdout,
+            lines,
+            timeout,
             next_id: 0,
             version: String::new(),
         };
@@ -231,12 +259,18 @@ impl Sidecar {
         writeln!(self.stdin, "{request}")
             .and_then(|()| self.stdin.flush())
             .map_err(|e| gone(e.to_string()))?;
-        let mut line = String::new();
-        match self.stdout.read_line(&mut line) {
-            Ok(0) => return Err(gone("exited".into())),
-            Err(e) => return Err(gone(e.to_string())),
-            Ok(_) => {}
-        }
+        let line = match self.lines.recv_timeout(self.timeout) {
+            Ok(Ok(line)) => line,
+            Ok(Err(e)) => return Err(gone(e.to_string())),
+            Err(RecvTimeoutError::Disconnected) => return Err(gone("exited".into())),
+            Err(RecvTimeoutError::Timeout) => {
+                let _ = self.child.kill();
+                return Err(gone(format!(
+                    "no answer within {:.1} s",
+                    self.timeout.as_secs_f64()
+                )));
+            }
+        };
         let answer: Value =
             serde_json::from_str(&line).map_err(|e| gone(format!("answered non-JSON: {e}")))?;
         if answer["id"] != json!(self.next_id) {
@@ -281,7 +315,7 @@ impl Drop for Sidecar {
 /// A participant living in a sidecar session.
 #[derive(Debug)]
 pub struct SidecarParticipant {
-    sidecar: Rc<RefCell<Sidecar>>,
+    sidecar: SharedSidecar,
     implementation: &'static str,
     session: u64,
     user_id: u64,
@@ -289,12 +323,12 @@ pub struct SidecarParticipant {
 
 impl SidecarParticipant {
     pub fn new(
-        sidecar: Rc<RefCell<Sidecar>>,
+        sidecar: SharedSidecar,
         user_id: u64,
         channel_id: u64,
     ) -> Result<SidecarParticipant, ParticipantError> {
-        let implementation = sidecar.borrow().implementation.name();
-        let answer = sidecar.borrow_mut().call(
+        let implementation = sidecar.lock().expect("sidecar lock").implementation.name();
+        let answer = sidecar.lock().expect("sidecar lock").call(
             "new",
             json!({"user_id": user_id.to_string(), "channel_id": channel_id.to_string()}),
         )?;
@@ -311,7 +345,7 @@ impl SidecarParticipant {
 
     fn call(&self, op: &str, mut request: Value) -> Result<Value, ParticipantError> {
         request["session"] = json!(self.session);
-        self.sidecar.borrow_mut().call(op, request)
+        self.sidecar.lock().expect("sidecar lock").call(op, request)
     }
 
     fn bytes(&self, answer: &Value, field: &str) -> Result<Option<Vec<u8>>, ParticipantError> {
@@ -456,7 +490,7 @@ impl Implementation {
     /// or, for ours, an in-process participant. Reports the version it runs.
     pub fn participant(
         self,
-        sidecars: &mut std::collections::BTreeMap<Implementation, Rc<RefCell<Sidecar>>>,
+        sidecars: &mut std::collections::BTreeMap<Implementation, SharedSidecar>,
         user: u64,
         channel: u64,
     ) -> Result<(Box<dyn Participant>, String), ParticipantError> {
@@ -467,12 +501,12 @@ impl Implementation {
         let sidecar = match sidecars.get(&self) {
             Some(s) => s.clone(),
             None => {
-                let s = Rc::new(RefCell::new(Sidecar::start(self)?));
+                let s = Arc::new(Mutex::new(Sidecar::start(self)?));
                 sidecars.insert(self, s.clone());
                 s
             }
         };
-        let version = sidecar.borrow().version.clone();
+        let version = sidecar.lock().expect("sidecar lock").version.clone();
         Ok((
             Box::new(SidecarParticipant::new(sidecar, user, channel)?),
             version,
@@ -482,5 +516,34 @@ impl Implementation {
     /// "e2ee 0.1.0 on mls-rs 0.57".
     pub fn ours_version() -> String {
         format!("e2ee {} on mls-rs 0.57", env!("CARGO_PKG_VERSION"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Command {
+        let mut c = Command::new("sh");
+        c.args(["-c", script]);
+        c
+    }
+
+    /// A sidecar that hangs, dies or babbles stops the run with its name and what it did.
+    #[test]
+    fn a_broken_sidecar_is_named_not_waited_for() {
+        let short = Duration::from_millis(300);
+        let gone = |script: &str| match Sidecar::spawn(Implementation::Davey, sh(script), short) {
+            Err(ParticipantError::Gone(why)) => why,
+            Ok(_) => panic!("{script}: started"),
+            Err(e) => panic!("{script}: {e}"),
+        };
+        assert_eq!(
+            gone("cat > /dev/null"),
+            "davey sidecar: no answer within 0.3 s (during hello)"
+        );
+        assert_eq!(gone("true"), "davey sidecar: exited (during hello)");
+        assert!(gone("read x; echo not json").starts_with("davey sidecar: answered non-JSON"));
+        assert!(gone("read x; echo '{\"id\": 7, \"ok\": {}}'").contains("answered 7 to request 1"));
     }
 }

@@ -10,15 +10,13 @@
 //! 1, op 21 transition 0). A client that cannot process op 29/30 sends op 31, resets and sends
 //! a new key package; the gateway removes its leaf and adds it again.
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
-use std::rc::Rc;
 
 use serde_json::json;
 
 use super::frame::{self, SecureFrame};
 use super::gateway::{Change, Gateway, InFlight};
-use super::participant::{Implementation, Media, Participant, ParticipantError, Sidecar};
+use super::participant::{Implementation, Media, Participant, ParticipantError};
 use super::scenario::{Scenario, Step};
 use super::wire::{Frame, ToClient};
 use crate::interop::delivery::{DeliveryService, Kind};
@@ -155,7 +153,7 @@ pub fn run(
 ) -> RunOutcome {
     let mut versions = BTreeMap::new();
     let mut participants = Vec::new();
-    let mut sidecars: BTreeMap<Implementation, Rc<RefCell<Sidecar>>> = BTreeMap::new();
+    let mut sidecars: BTreeMap<Implementation, super::participant::SharedSidecar> = BTreeMap::new();
     for (i, &imp) in assignment.iter().enumerate().take(scenario.seats.len()) {
         match imp.participant(&mut sidecars, user_id(i), CHANNEL) {
             Ok((p, version)) => {
