@@ -420,6 +420,10 @@ fn probes_find_what_each_implementation_does() {
                     );
                 }
                 ("probe-batch-ghost", "dave-refuses-batch-with-unrecognized-add") => {
+                    // Nobody commits the unannounced Add.
+                    assert_eq!(c.verdict, Verdict::Pass, "{}", c.reason);
+                }
+                ("probe-batch-ghost", "dave-recovers-after-refused-batch") => {
                     // The committers are A and B: davey among them keeps C's Add queued.
                     let davey_commits =
                         r.assignment["A"] == "davey" || r.assignment["B"] == "davey";
@@ -478,6 +482,7 @@ fn probes_find_what_each_implementation_does() {
             "dave-refuses-batch-with-unrecognized-add",
             81,
         ),
+        ("probe-batch-ghost", "dave-recovers-after-refused-batch", 81),
         (
             "probe-welcome-ghost",
             "dave-welcome-refuses-unrecognized",

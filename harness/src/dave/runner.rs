@@ -1012,29 +1012,44 @@ impl Call<'_> {
         };
         let (mut failures, mut observations) = (Vec::new(), Vec::new());
         self.offer_probe(&[&good, &bad], g, &mut failures, &mut observations)?;
-        if failures.is_empty() {
-            // The honest gateway proposes the announced joiner alone. A member the refused
-            // batch left in another state than the others shows it here.
-            let before = self.out.handshake_failures.len();
-            self.group_round(&[c], &[], None)?;
-            for line in self.out.handshake_failures.split_off(before) {
-                failures.push(format!(
-                    "after the refused batch, with C proposed alone: {line}"
-                ));
-            }
-            if failures.is_empty() {
-                observations.push(format!("then {} joined alone", self.seats[c].name));
-            }
-        }
+        let refused = failures.is_empty();
         self.finish_probe(ProbeResult {
             name: "dave-refuses-batch-with-unrecognized-add",
             question: Question::ServerBlind,
             failures,
             observations,
-            pass: "every member refused the whole batch rather than commit the unannounced Add, \
-                   and accepted the good Add proposed alone"
+            pass: "every member refused the whole batch rather than commit the unannounced Add"
                 .into(),
         });
+        if refused {
+            // The honest gateway proposes the announced joiner alone. A member the refused
+            // batch left in another state than the others shows it here: a question of
+            // agreement, not of who can decrypt.
+            let name = self.seats[c].name.clone();
+            let before = self.out.handshake_failures.len();
+            self.group_round(&[c], &[], None)?;
+            let failures: Vec<String> = self
+                .out
+                .handshake_failures
+                .split_off(before)
+                .into_iter()
+                .map(|line| format!("after the refused batch, with {name} proposed alone: {line}"))
+                .collect();
+            let observations = if failures.is_empty() {
+                vec![format!("{name} joined alone")]
+            } else {
+                Vec::new()
+            };
+            self.finish_probe(ProbeResult {
+                name: "dave-recovers-after-refused-batch",
+                question: Question::Agreement,
+                failures,
+                observations,
+                pass: format!(
+                    "every member accepted {name}'s Add proposed alone after the refused batch"
+                ),
+            });
+        }
         Ok(())
     }
 
